@@ -1040,6 +1040,7 @@ empty_snapshot(gcp_state *st)
         return NULL;
     }
     w->first_seq = w->end_seq = st->next_seq;
+    w->origin_ns = w->end_ns = gcp_clock_ns();
     res = window_snapshot(st, w);
     window_free(w);
     return res;

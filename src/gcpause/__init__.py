@@ -11,8 +11,6 @@ Recording (C extension, pure-Python fallback)::
 first use, so the import stays well under a millisecond.
 """
 
-from __future__ import annotations
-
 from ._impl import IMPLEMENTATION, IMPORT_ERROR
 from ._impl import backend as _backend
 from ._recording import DEFAULT_RING_SIZE, GenStats, Pause, Stats
@@ -87,5 +85,5 @@ def __getattr__(name: str) -> object:
     return value
 
 
-def __dir__() -> list[str]:
+def __dir__() -> "list[str]":
     return sorted(set(globals()) | set(_LAZY))

@@ -6,10 +6,6 @@ split into ``SUB`` linear buckets, so a bucket's midpoint is within
 the same as ``hist_index`` in ``csrc/hist.h``; a test keeps the two equal.
 """
 
-from __future__ import annotations
-
-import math
-
 SUB_BITS = 6
 SUB = 1 << SUB_BITS
 MAX_BITS = 40
@@ -29,7 +25,7 @@ def index(ns: int) -> int:
     return (shift + 1) * SUB + (ns >> shift) - SUB
 
 
-def bounds(idx: int) -> tuple[int, int]:
+def bounds(idx: int) -> "tuple[int, int]":
     """Smallest and largest duration (ns) that fall in bucket ``idx``."""
     if idx < 2 * SUB:
         return idx, idx
@@ -44,7 +40,14 @@ def midpoint(idx: int) -> int:
     return (low + high + 1) // 2
 
 
-def percentile(hist: tuple[tuple[int, int], ...], count: int, max_ns: int, q: float) -> int:
+def rank(q: float, count: int) -> int:
+    """1-based nearest rank of the q-th percentile among count values."""
+    r = q * count / 100
+    i = int(r)
+    return max(1, i if i == r else i + 1)
+
+
+def percentile(hist: "tuple[tuple[int, int], ...]", count: int, max_ns: int, q: float) -> int:
     """Nearest-rank ``q``-th percentile (0 <= q <= 100) of a sparse histogram.
 
     ``hist`` holds ``(bucket index, count)`` pairs in increasing index order.
@@ -54,10 +57,10 @@ def percentile(hist: tuple[tuple[int, int], ...], count: int, max_ns: int, q: fl
         return 0
     if q >= 100:
         return max_ns
-    rank = max(1, math.ceil(q * count / 100))
+    want = rank(q, count)
     seen = 0
     for idx, n in hist:
         seen += n
-        if seen >= rank:
+        if seen >= want:
             return min(midpoint(idx), max_ns)
     return max_ns

@@ -4,16 +4,14 @@
 turns a failed ``_core`` import into an ImportError instead of a fallback.
 """
 
-from __future__ import annotations
-
 import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
 
-IMPORT_ERROR: ImportError | None = None
-backend: ModuleType
+IMPORT_ERROR: "ImportError | None" = None
+backend: "ModuleType"
 
 
 def _flag(name: str) -> bool:

@@ -91,7 +91,7 @@ class _Window:
 
 class _State:
     def __init__(self) -> None:
-        self.callbacks: list[Callable[[str, dict[str, Any]], object]] = gc.callbacks
+        self.callbacks: list[Any] = gc.callbacks
         self.installed = False
         self.explicit_on = False
         self.implicit_users = 0
@@ -438,6 +438,7 @@ def snapshot() -> tuple[Any, ...]:
     if w is None:
         w = _Window(0)
         w.first_seq = w.end_seq = _st.next_seq
+        w.origin_ns = w.end_ns = _clock()
     return _snapshot(w)
 
 

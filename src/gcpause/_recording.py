@@ -4,10 +4,6 @@ Both backends return the same raw tuples; this module turns them into
 immutable public objects.  Nothing here runs inside a GC callback.
 """
 
-from __future__ import annotations
-
-import math
-
 from . import _hist
 
 TYPE_CHECKING = False
@@ -51,12 +47,13 @@ class Pause(tuple):  # type: ignore[type-arg]
 
     _fields = ("generation", "start_ns", "duration_ns", "collected", "uncollectable",
                "thread_id")
-    cpython_duration_ns: int | None = None
-    site: str | None = None
+    cpython_duration_ns: "int | None" = None
+    site: "str | None" = None
 
     def __new__(cls, generation: int, start_ns: int, duration_ns: int, collected: int,
                 uncollectable: int, thread_id: int,
-                cpython_duration_ns: int | None = None, site: str | None = None) -> Pause:
+                cpython_duration_ns: "int | None" = None,
+                site: "str | None" = None) -> "Pause":
         self = tuple.__new__(cls, (generation, start_ns, duration_ns, collected,
                                    uncollectable, thread_id))
         if cpython_duration_ns is not None:
@@ -66,9 +63,10 @@ class Pause(tuple):  # type: ignore[type-arg]
         return self
 
     @classmethod
-    def _from_raw(cls, raw: tuple[Any, ...]) -> Pause:
-        site = raw[7]
-        return cls(*raw[:7], None if site is None else f"{site[0]}:{site[1]} ({site[2]})")
+    def _from_raw(cls, raw: "tuple[Any, ...]") -> "Pause":
+        gen, start, dur, collected, uncollectable, tid, cpy, site = raw
+        return cls(gen, start, dur, collected, uncollectable, tid, cpy,
+                   None if site is None else f"{site[0]}:{site[1]} ({site[2]})")
 
     generation = property(lambda self: self[0], doc="Generation as CPython reported it.")
     start_ns = property(lambda self: self[1], doc="Start, time.monotonic_ns() clock.")
@@ -77,7 +75,7 @@ class Pause(tuple):  # type: ignore[type-arg]
     uncollectable = property(lambda self: self[4], doc="Objects found uncollectable.")
     thread_id = property(lambda self: self[5], doc="Ident of the collecting thread.")
 
-    def _asdict(self) -> dict[str, Any]:
+    def _asdict(self) -> "dict[str, Any]":
         d = dict(zip(self._fields, self))
         d["cpython_duration_ns"] = self.cpython_duration_ns
         d["site"] = self.site
@@ -91,7 +89,7 @@ class Pause(tuple):  # type: ignore[type-arg]
         return ("Pause(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self))
                 + extra + ")")
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> "tuple[Any, ...]":
         return (Pause, (*self, self.cpython_duration_ns, self.site))
 
 
@@ -116,7 +114,7 @@ class GenStats(_Frozen):
     uncollectable: int
     _hist: tuple[tuple[int, int], ...]
 
-    def __init__(self, raw: tuple[Any, ...]) -> None:
+    def __init__(self, raw: "tuple[Any, ...]") -> None:
         for name, value in zip(self.__slots__[:5], raw):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_hist", tuple(tuple(p) for p in raw[5]))
@@ -167,8 +165,8 @@ class Stats(_Frozen):
 
     __slots__ = ("overall", "generations", "wall_ns", "overwritten", "_anomalies",
                  "repairs", "start_ns", "first_seq", "end_seq")
-    overall: GenStats
-    generations: tuple[GenStats, GenStats, GenStats]
+    overall: "GenStats"
+    generations: "tuple[GenStats, GenStats, GenStats]"
     wall_ns: int
     overwritten: int
     _anomalies: tuple[tuple[str, int], ...]
@@ -177,7 +175,7 @@ class Stats(_Frozen):
     first_seq: int
     end_seq: int
 
-    def __init__(self, raw: tuple[Any, ...]) -> None:
+    def __init__(self, raw: "tuple[Any, ...]") -> None:
         origin, end, now, first_seq, end_seq, overwritten, slots, anom, repairs = raw
         s = object.__setattr__
         s(self, "overall", GenStats(slots[3]))
@@ -244,7 +242,7 @@ class Recorder:
     keeps at most the ring's newest records (see ``stats.overwritten``).
     """
 
-    _backend: ModuleType
+    _backend: "ModuleType"
 
     def __init__(self, ring_size: int = DEFAULT_RING_SIZE, sites: bool = False) -> None:
         self._ring_size = _check_ring_size(ring_size)
@@ -254,11 +252,11 @@ class Recorder:
         if not isinstance(sites, bool):
             raise TypeError(f"sites must be a bool, not {type(sites).__name__}")
         self._sites = sites
-        self._wid: int | None = None
-        self._stats: Stats | None = None
-        self.pauses: list[Pause] = []
+        self._wid: "int | None" = None
+        self._stats: "Stats | None" = None
+        self.pauses: "list[Pause]" = []
 
-    def __enter__(self) -> Recorder:
+    def __enter__(self) -> "Recorder":
         if self._wid is not None:
             raise RuntimeError("this Recorder is already active; use a new one to nest")
         self._wid = self._backend.open_window(self._ring_size, self._sites)
@@ -266,8 +264,8 @@ class Recorder:
         self.pauses = []
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, exc_type: "type[BaseException] | None", exc: "BaseException | None",
+                 tb: "TracebackType | None") -> None:
         wid, self._wid = self._wid, None
         if wid is None:
             return
@@ -281,7 +279,7 @@ class Recorder:
         return self._wid is not None
 
     @property
-    def stats(self) -> Stats:
+    def stats(self) -> "Stats":
         """The window's Stats: live inside the block, final after it."""
         if self._wid is not None:
             return Stats(self._backend.window_snapshot(self._wid))
@@ -298,9 +296,9 @@ class Recorder:
 class Api:
     """The recording functions bound to one backend module."""
 
-    def __init__(self, backend: ModuleType, recorder: type[Recorder] | None = None) -> None:
+    def __init__(self, backend: "ModuleType", recorder: "type[Recorder] | None" = None) -> None:
         self.backend = backend
-        self.Recorder: type[Recorder] = recorder or type(
+        self.Recorder: "type[Recorder]" = recorder or type(
             "Recorder", (Recorder,), {"_backend": backend})
 
     def start(self, ring_size: int = DEFAULT_RING_SIZE, sites: bool = False) -> None:
@@ -328,11 +326,11 @@ class Api:
         """Zero the global figures and forget records; recording goes on."""
         self.backend.reset()
 
-    def stats(self) -> Stats:
+    def stats(self) -> "Stats":
         """Snapshot of everything recorded since start/reset."""
         return Stats(self.backend.snapshot())
 
-    def records(self) -> list[Pause]:
+    def records(self) -> "list[Pause]":
         """The records still in the ring since start/reset, oldest first."""
         return [Pause._from_raw(r) for r in self.backend.records()]
 
