@@ -83,6 +83,18 @@ def gc_state() -> tuple[object, ...]:
 
 
 @pytest.fixture
+def gc_off() -> Iterator[None]:
+    """Automatic collections off for the test (the enabled flag is restored)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@pytest.fixture
 def empty_callbacks() -> Iterator[None]:
     """Run with gc.callbacks empty (other tools' callbacks set aside)."""
     saved = list(gc.callbacks)

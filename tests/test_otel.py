@@ -29,17 +29,6 @@ needs_otel = pytest.mark.skipif(MeterProvider is None,
 
 
 @pytest.fixture
-def gc_off() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-@pytest.fixture
 def sdk() -> Iterator[tuple[Any, Any]]:
     """(meter provider, in-memory reader), shut down afterwards."""
     if MeterProvider is None:

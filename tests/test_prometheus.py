@@ -28,17 +28,6 @@ needs_prometheus = pytest.mark.skipif(prometheus_client is None,
 
 
 @pytest.fixture
-def gc_off() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-@pytest.fixture
 def registry() -> Any:
     if prometheus_client is None:
         pytest.skip("prometheus_client not installed")

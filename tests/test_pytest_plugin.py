@@ -29,18 +29,6 @@ def _no_autoload(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 
-@pytest.fixture
-def gc_off() -> Iterator[None]:
-    """Automatic collections off for the inner run (restored afterwards)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def _hooks_installed() -> bool:
     return any(cb in gc.callbacks for cb in gcpause._backend.hooks())
 

@@ -14,6 +14,10 @@ BUCKETS = (MAX_BITS - SUB_BITS + 1) * SUB
 #: Largest relative difference between a reported percentile and the exact one.
 RELATIVE_ERROR = 1 / (2 * SUB)
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
+
 
 def index(ns: int) -> int:
     """Bucket index of a duration in nanoseconds."""
@@ -64,3 +68,44 @@ def percentile(hist: "tuple[tuple[int, int], ...]", count: int, max_ns: int, q: 
         if seen >= want:
             return min(midpoint(idx), max_ns)
     return max_ns
+
+
+#: Exporter bucket bounds in seconds: powers of two from 2**12 ns (4.096 µs) to
+#: 2**33 ns (8.59 s), each a bucket boundary here, so exported counts are exact.
+DEFAULT_EXPORT_BUCKETS_S = tuple((1 << k) / 1e9 for k in range(12, 34))
+
+#: Below this the buckets are exact single values; no GC pause is that short.
+_MIN_BOUND_NS = 2 * SUB
+
+
+def export_bounds_ns(buckets: "Sequence[float]") -> "tuple[int, ...]":
+    """Validate exporter bucket bounds (seconds) and return them in integer ns.
+
+    Each finite bound must be a bucket boundary of this histogram, so that a
+    cumulative count "pauses shorter than the bound" is exact; ``+Inf`` is
+    skipped (exporters always add it).  TypeError/ValueError name ``buckets``.
+    """
+    if isinstance(buckets, (str, bytes)):
+        raise TypeError("buckets must be a sequence of numbers (seconds)")
+    out: "list[int]" = []
+    for b in buckets:
+        if isinstance(b, bool) or not isinstance(b, (int, float)):
+            raise TypeError(f"buckets must hold numbers (seconds), not {type(b).__name__}")
+        if b == float("inf"):
+            continue
+        ns = round(b * 1e9) if 0 <= b < MAX_NS / 1e9 else -1  # NaN too
+        if not _MIN_BOUND_NS <= ns < MAX_NS:
+            raise ValueError(f"buckets: {b!r} s is outside [{_MIN_BOUND_NS / 1e9:g}, "
+                             f"{MAX_NS / 1e9:g}) s")
+        low, high = bounds(index(ns))
+        if abs(b * 1e9 - ns) > 1e-3 or low != ns:
+            raise ValueError(
+                f"buckets: {b!r} s is not a boundary of gcpause's histogram, so its count "
+                f"could not be exact; nearest boundaries are {low / 1e9!r} s and "
+                f"{(high + 1) / 1e9!r} s")
+        if out and ns <= out[-1]:
+            raise ValueError("buckets must be strictly increasing")
+        out.append(ns)
+    if not out:
+        raise ValueError("buckets must hold at least one finite bound")
+    return tuple(out)

@@ -45,35 +45,15 @@ GENERATION = "cpython.gc.generation"
 
 #: Advisory bucket bounds in seconds: powers of two from 2**12 ns (4.096 µs)
 #: to 2**33 ns (8.59 s), each a bucket boundary of the recorder's histogram.
-DEFAULT_BUCKETS: tuple[float, ...] = tuple((1 << k) / 1e9 for k in range(12, 34))
-
-#: Below this the recorder's buckets are exact single values; no GC pause is that short.
-_MIN_BOUND_NS = 2 * _hist.SUB
+DEFAULT_BUCKETS: tuple[float, ...] = _hist.DEFAULT_EXPORT_BUCKETS_S
 
 
 def _bounds_ns(buckets: Sequence[float]) -> frozenset[int]:
-    if isinstance(buckets, (str, bytes)):
-        raise TypeError("buckets must be a sequence of numbers (seconds)")
-    out: list[int] = []
-    for b in buckets:
-        if isinstance(b, bool) or not isinstance(b, (int, float)):
-            raise TypeError(f"buckets must hold numbers (seconds), not {type(b).__name__}")
-        ns = round(b * 1e9) if 0 <= b < _hist.MAX_NS / 1e9 else -1  # NaN too
-        if not _MIN_BOUND_NS <= ns < _hist.MAX_NS:
-            raise ValueError(f"buckets: {b!r} s is outside [{_MIN_BOUND_NS / 1e9:g}, "
-                             f"{_hist.MAX_NS / 1e9:g}) s")
-        low, high = _hist.bounds(_hist.index(ns))
-        if abs(b * 1e9 - ns) > 1e-3 or low != ns:
-            raise ValueError(
-                f"buckets: {b!r} s is not a boundary of gcpause's histogram, so its count "
-                f"could not be exact; nearest boundaries are {low / 1e9!r} s and "
-                f"{(high + 1) / 1e9!r} s")
-        if out and ns <= out[-1]:
-            raise ValueError("buckets must be strictly increasing")
-        out.append(ns)
-    if not out:
-        raise ValueError("buckets must hold at least one bound")
-    return frozenset(out)
+    # OTel's explicit bounds are all finite: +Inf is implied, not listed.
+    if not isinstance(buckets, (str, bytes)) and float("inf") in list(buckets):
+        raise ValueError(f"buckets: inf s is outside [{2 * _hist.SUB / 1e9:g}, "
+                         f"{_hist.MAX_NS / 1e9:g}) s")
+    return frozenset(_hist.export_bounds_ns(buckets))
 
 
 def _replay_values(delta: Sequence[tuple[int, int, int]], total_ns: int,

@@ -34,41 +34,12 @@ __all__ = ["DEFAULT_BUCKETS", "GCPauseCollector", "register"]
 
 #: Default ``le`` bounds in seconds: powers of two from 2**12 ns (4.096 µs) to
 #: 2**33 ns (8.59 s).  Each is a bucket boundary of the recorder's histogram.
-DEFAULT_BUCKETS: tuple[float, ...] = tuple((1 << k) / 1e9 for k in range(12, 34))
+DEFAULT_BUCKETS: tuple[float, ...] = _hist.DEFAULT_EXPORT_BUCKETS_S
 
 _GENERATIONS = (0, 1, 2)
 _le_text: Callable[[float], str] = _float_to_go  # the exposition's float format
 
-#: Below this the recorder's buckets are exact single values; no GC pause is that short.
-_MIN_BOUND_NS = 2 * _hist.SUB
-
-
-def _bounds_ns(buckets: Sequence[float]) -> tuple[int, ...]:
-    """Validated bounds in integer ns; ValueError if one is not a recorder boundary."""
-    if isinstance(buckets, (str, bytes)):
-        raise TypeError("buckets must be a sequence of numbers (seconds)")
-    out: list[int] = []
-    for b in buckets:
-        if isinstance(b, bool) or not isinstance(b, (int, float)):
-            raise TypeError(f"buckets must hold numbers (seconds), not {type(b).__name__}")
-        if b == float("inf"):
-            continue  # +Inf is always added
-        ns = round(b * 1e9) if 0 <= b < _hist.MAX_NS / 1e9 else -1  # NaN too
-        if not _MIN_BOUND_NS <= ns < _hist.MAX_NS:
-            raise ValueError(f"buckets: {b!r} s is outside [{_MIN_BOUND_NS / 1e9:g}, "
-                             f"{_hist.MAX_NS / 1e9:g}) s")
-        low, high = _hist.bounds(_hist.index(ns))
-        if abs(b * 1e9 - ns) > 1e-3 or low != ns:
-            raise ValueError(
-                f"buckets: {b!r} s is not a boundary of gcpause's histogram, so its count "
-                f"could not be exact; nearest boundaries are {low / 1e9!r} s and "
-                f"{(high + 1) / 1e9!r} s")
-        if out and ns <= out[-1]:
-            raise ValueError("buckets must be strictly increasing")
-        out.append(ns)
-    if not out:
-        raise ValueError("buckets must hold at least one finite bound")
-    return tuple(out)
+_bounds_ns = _hist.export_bounds_ns
 
 
 def _cumulative(gen: GenStats, bounds_ns: Sequence[int]) -> list[int]:
