@@ -134,11 +134,16 @@ def _hook(which: int, phase: str, info: dict[str, Any]) -> None:
         st.start_info = info
         st.stop_info = None
         if st.sites_explicit or st.sites_windows:
-            # Frames: 0 _hook, 1 _hook_a/_hook_b, 2 the code that triggered it.
-            f = sys._getframe(2)
-            code = f.f_code
-            st.pending_site = (code.co_filename, f.f_lineno,
-                               getattr(code, "co_qualname", code.co_name))
+            # Frames: 0 _hook, 1 _hook_a/_hook_b, 2 the code that triggered it
+            # (absent when a collection runs with no Python code on the stack).
+            try:
+                f = sys._getframe(2)
+            except ValueError:
+                st.pending_site = None
+            else:
+                code = f.f_code
+                st.pending_site = (code.co_filename, f.f_lineno,
+                                   getattr(code, "co_qualname", code.co_name))
         st.t_start = _clock()
         return
     t_stop = _clock()
