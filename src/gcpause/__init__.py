@@ -21,6 +21,12 @@ from ._hist import RELATIVE_ERROR as HIST_RELATIVE_ERROR
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "THRESHOLD_MAX",
+    "Budget",
+    "FreezeResult",
+    "Paused",
+    "Thresholds",
+    "YoungOnly",
     "DEFAULT_RING_SIZE",
     "HIST_RELATIVE_ERROR",
     "IMPLEMENTATION",
@@ -71,6 +77,12 @@ _LAZY = {
     "collect": "control",
     "freeze": "control",
     "flavor": "control",
+    "Paused": "control",
+    "YoungOnly": "control",
+    "Budget": "control",
+    "Thresholds": "control",
+    "FreezeResult": "control",
+    "THRESHOLD_MAX": "control",
 }
 
 
