@@ -304,7 +304,11 @@ record_stop(gcp_state *st, PyObject *info, int64_t t_stop)
         st->anom[GCP_ANOM_BAD_INFO]++;
     }
 
-    r = &st->ring[st->next_seq % (uint64_t)st->ring_size];
+    /* ring_pos == next_seq % ring_size, kept without a 64-bit division. */
+    r = &st->ring[st->ring_pos];
+    if (++st->ring_pos == st->ring_size) {
+        st->ring_pos = 0;
+    }
     r->seq = st->next_seq++;
     r->start_ns = st->t_start;
     r->duration_ns = dur;
@@ -566,6 +570,7 @@ ring_alloc(gcp_state *st, Py_ssize_t size)
     }
     st->ring = ring;
     st->ring_size = size;
+    st->ring_pos = (Py_ssize_t)(st->next_seq % (uint64_t)size);
     return 0;
 }
 

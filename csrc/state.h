@@ -108,6 +108,7 @@ typedef struct {
     /* Record ring: one writer (the callback); seq counts every record. */
     gcp_record_t *ring;          /* owned, PyMem; NULL until first install */
     Py_ssize_t ring_size;
+    Py_ssize_t ring_pos;         /* slot of the next record */
     uint64_t next_seq;
 
     /* Windows.  global_w is owned; active[] holds borrowed pointers to the

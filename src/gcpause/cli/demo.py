@@ -1,7 +1,7 @@
 """``python -m gcpause demo``: the bundled Lambda-style workload under each GC mode.
 
 Each mode runs in a fresh child interpreter (``demo --child MODE``, hidden),
-so its peak RSS (``ru_maxrss``) is its own: the child builds the documents,
+so its peak RSS (``VmHWM``) is its own: the child builds the documents,
 runs one full collection, applies the mode's set-up, starts the recorder
 and times ``--repeat`` invocations of the workload (each one like a Lambda
 invocation: parse every document, transform it).  The parent prints the
@@ -58,6 +58,14 @@ def _parser() -> Tuple[Callable[[bytes], Any], str]:
 
 
 def _peak_rss_bytes() -> Optional[int]:
+    # VmHWM first: Linux carries ru_maxrss over fork+exec from the parent.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # Windows
