@@ -14,7 +14,7 @@ SUITE=sid
 PYVERS=(3.14 3.15)
 DEBS=(python3.14 python3.14-dev python3.14-venv python3.15 python3.15-dev python3.15-venv
       gcc libc6-dev dash coreutils)
-PIP_PKGS=(pip setuptools wheel pytest hypothesis)
+PIP_PKGS=(pip setuptools wheel pytest hypothesis prometheus_client opentelemetry-api opentelemetry-sdk aws-lambda-powertools awslambdaric==4.2.2)
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 CACHE=${GCPAUSE_CACHE:-/var/cache/gcpause}
