@@ -178,7 +178,7 @@ def interpreters() -> list[list[str]]:
     cache = os.environ.get("GCPAUSE_CACHE", "/var/cache/gcpause")
     tree = os.path.join(cache, "tree-amd64")
     for v in ("314", "315"):
-        if os.path.exists(os.path.join(tree, f"v{v}", "bin", "python")):
+        if os.path.lexists(os.path.join(tree, f"v{v}", "bin", "python")):
             cmds.append(["chroot", tree, f"/v{v}/bin/python"])
     return cmds
 

@@ -6,7 +6,7 @@
  *                                        the stop phase, P the start time last
  *                                        thing in the start phase, so the
  *                                        window excludes every other callback.
- * H and P are the two builtin functions in state->hooks; which one is H is
+ * H and P are the two Hook objects in state->hooks; which one is H is
  * decided by position, not identity, so a repair may swap them.  Each extra
  * callable costs every collection (a phase str per call on 3.9-3.11), so the
  * single-callable layout is used whenever it is as precise as the pair.
@@ -23,6 +23,11 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+
+#if PY_VERSION_HEX < 0x030C0000
+#  include "structmember.h"    /* T_PYSSIZET, READONLY */
+#endif
+#include <stddef.h>
 
 #include "clock.h"
 #include "hist.h"
@@ -438,9 +443,8 @@ fail:
  * each call ("start" or "stop"); `info` is one dict per phase shared by all
  * callbacks.  Never raises, never returns NULL. */
 static PyObject *
-hook_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs, int which)
+hook_call(gcp_state *st, PyObject *const *args, Py_ssize_t nargs, int which)
 {
-    gcp_state *st = get_state(module);
     PyObject *self, *info, *cbs;
 
     if (!st->installed) {
@@ -510,25 +514,114 @@ hook_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs, int which)
     }
 }
 
+/* The callables placed in gc.callbacks: a small type whose instances are
+ * called through vectorcall, straight into hook_call with the state pointer
+ * they carry (no argument parsing, no module-state lookup per call). */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *module;            /* owned: keeps `st` alive */
+    gcp_state *st;               /* borrowed from `module`; NULL if unbound */
+    int which;                   /* 0 or 1: index in st->hooks */
+} HookObject;
+
 static PyObject *
-hook0(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+hook_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                PyObject *kwnames)
 {
-    return hook_call(module, args, nargs, 0);
+    HookObject *h = (HookObject *)callable;
+    if (h->st == NULL) {
+        Py_RETURN_NONE;
+    }
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0) {
+        h->st->anom[GCP_ANOM_BAD_INFO]++;
+        Py_RETURN_NONE;
+    }
+    return hook_call(h->st, args, PyVectorcall_NARGS(nargsf), h->which);
+}
+
+static int
+hook_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((HookObject *)self)->module);
+    return 0;
+}
+
+static int
+hook_clear(PyObject *self)
+{
+    HookObject *h = (HookObject *)self;
+    h->st = NULL;
+    Py_CLEAR(h->module);
+    return 0;
+}
+
+static void
+hook_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    (void)hook_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
 }
 
 static PyObject *
-hook1(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+hook_repr(PyObject *self)
 {
-    return hook_call(module, args, nargs, 1);
+    return PyUnicode_FromFormat("<gcpause GC callback %c>",
+                                ((HookObject *)self)->which ? 'b' : 'a');
 }
 
-/* Never mutated; PyCFunction_NewEx wants a non-const pointer. */
-static PyMethodDef hook_defs[2] = {
-    {"_gcpause_hook_a", (PyCFunction)(void (*)(void))hook0, METH_FASTCALL,
-     "gcpause GC callback (do not call)."},
-    {"_gcpause_hook_b", (PyCFunction)(void (*)(void))hook1, METH_FASTCALL,
-     "gcpause GC callback (do not call)."},
+static PyMemberDef hook_members[] = {
+#if PY_VERSION_HEX >= 0x030C0000
+    {"__vectorcalloffset__", Py_T_PYSSIZET, offsetof(HookObject, vectorcall),
+     Py_READONLY, NULL},
+#else
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(HookObject, vectorcall),
+     READONLY, NULL},
+#endif
+    {NULL, 0, 0, 0, NULL},
 };
+
+static PyType_Slot hook_type_slots[] = {
+    {Py_tp_call, (void *)PyVectorcall_Call},
+    {Py_tp_traverse, (void *)hook_traverse},
+    {Py_tp_clear, (void *)hook_clear},
+    {Py_tp_dealloc, (void *)hook_dealloc},
+    {Py_tp_repr, (void *)hook_repr},
+    {Py_tp_members, (void *)hook_members},
+    {Py_tp_doc, (void *)"gcpause GC callback (installed in gc.callbacks)."},
+    {0, NULL},
+};
+
+static PyType_Spec hook_type_spec = {
+    "gcpause._core.Hook",
+    sizeof(HookObject),
+    0,
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    Py_TPFLAGS_DISALLOW_INSTANTIATION |
+#endif
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    hook_type_slots,
+};
+
+static PyObject *
+hook_new(PyObject *module, PyTypeObject *tp, gcp_state *st, int which)
+{
+    HookObject *h = PyObject_GC_New(HookObject, tp);
+    if (h == NULL) {
+        return NULL;
+    }
+    h->vectorcall = hook_vectorcall;
+    Py_INCREF(module);
+    h->module = module;
+    h->st = st;
+    h->which = which;
+    PyObject_GC_Track(h);
+    return (PyObject *)h;
+}
 
 /* ------------------------------------------------------------------ */
 /* Install / uninstall                                                  */
@@ -1274,7 +1367,7 @@ static int
 core_exec(PyObject *module)
 {
     gcp_state *st = get_state(module);
-    PyObject *gc = NULL, *name = NULL;
+    PyObject *gc = NULL;
     int i;
 
     gc = PyImport_ImportModule("gc");
@@ -1289,12 +1382,13 @@ core_exec(PyObject *module)
         PyErr_SetString(PyExc_ImportError, "gc.callbacks is not a list");
         goto fail;
     }
-    name = PyModule_GetNameObject(module);
-    if (name == NULL) {
+    st->hook_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &hook_type_spec, NULL);
+    if (st->hook_type == NULL) {
         goto fail;
     }
     for (i = 0; i < 2; i++) {
-        st->hooks[i] = PyCFunction_NewEx(&hook_defs[i], module, name);
+        st->hooks[i] = hook_new(module, st->hook_type, st, i);
         if (st->hooks[i] == NULL) {
             goto fail;
         }
@@ -1318,11 +1412,9 @@ core_exec(PyObject *module)
     if (register_at_fork(module) < 0) {
         goto fail;
     }
-    Py_DECREF(name);
     Py_DECREF(gc);
     return 0;
 fail:
-    Py_XDECREF(name);
     Py_XDECREF(gc);
     return -1;
 }
@@ -1334,6 +1426,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->callbacks);
     Py_VISIT(st->hooks[0]);
     Py_VISIT(st->hooks[1]);
+    Py_VISIT(st->hook_type);
     return 0;
 }
 
@@ -1349,6 +1442,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->callbacks);
     Py_CLEAR(st->hooks[0]);
     Py_CLEAR(st->hooks[1]);
+    Py_CLEAR(st->hook_type);
     Py_CLEAR(st->key_generation);
     Py_CLEAR(st->key_collected);
     Py_CLEAR(st->key_uncollectable);

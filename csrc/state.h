@@ -69,7 +69,8 @@ typedef struct {
 typedef struct {
     /* Owned references. */
     PyObject *callbacks;         /* the gc.callbacks list object itself */
-    PyObject *hooks[2];          /* our two callables (builtin functions) */
+    PyObject *hooks[2];          /* our two callables (Hook objects) */
+    PyTypeObject *hook_type;     /* the Hook heap type */
     PyObject *key_generation;    /* interned info-dict keys: a lookup with */
     PyObject *key_collected;     /* them allocates nothing, unlike */
     PyObject *key_uncollectable; /* PyDict_GetItemString */
