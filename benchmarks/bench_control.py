@@ -37,6 +37,8 @@ import sys
 import tempfile
 import time
 
+import _meta  # benchmarks/_meta.py, beside this script
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -182,34 +184,6 @@ def _spawn(args: argparse.Namespace, mode: str, workload: str, docs: int,
     if out.returncode != 0:
         raise SystemExit(f"worker {mode}/{workload} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
-def _machine() -> dict[str, object]:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"node": platform.node(), "cpu": cpu, "cpus": os.cpu_count(),
-            "system": platform.platform(), "python": sys.version.split()[0],
-            "python_build": list(platform.python_build()),
-            "compiler": platform.python_compiler(), "executable": sys.executable}
-
-
-def _commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True,
-                             text=True, check=True)
-        head = out.stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return head + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def _mb(kb: float) -> str:
@@ -371,9 +345,9 @@ def main(argv: list[str] | None = None) -> int:
                 for m in ("young_only", "budget", "disable", "paused")
                 if f"cyclic_peak_{m}_over_on_max" in targets)
                 + f" (young_only/budget <= 1.25x: {'met' if ok else 'MISSED'})")
-    machine = _machine()
+    machine = _meta.machine()
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    commit = _commit()
+    commit = _meta.commit()
     print(f"machine: {machine['node']}, {machine['cpu']}, {machine['cpus']} CPUs; "
           f"date: {date}; commit: {commit}; command: {command}")
     if args.json:

@@ -23,12 +23,13 @@ import gc
 import json
 import operator
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from typing import Any, Callable
+
+import _meta  # benchmarks/_meta.py, beside this script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -117,29 +118,6 @@ def measure_fidelity(rounds: int = 200) -> dict[str, Any]:
     return out
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"node": platform.node(), "cpu": cpu, "cores": os.cpu_count(),
-            "python_build": list(platform.python_build()),
-            "compiler": platform.python_compiler()}
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def run_here(n: int, rounds: int) -> dict[str, Any]:
     import gcpause
 
@@ -190,7 +168,7 @@ def main() -> int:
     ap.add_argument("--all", action="store_true", help="every local CPython")
     ap.add_argument("--json", help="write results here ('-' for stdout only)")
     args = ap.parse_args()
-    meta = {"machine": machine(), "commit": commit(),
+    meta = {"machine": _meta.machine(), "commit": _meta.commit(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join(["python", *sys.argv])}
     if args.all:
@@ -206,7 +184,7 @@ def main() -> int:
                 env["PYTHONPATH"] = os.path.join(ROOT, "src")
             p = subprocess.run([*cmd, script, "-n", str(args.n), "--rounds",
                                 str(args.rounds), "--json", "-"],
-                               capture_output=True, text=True, env=env)
+                               capture_output=True, text=True, env=env, check=False)
             if p.returncode:
                 print(f"{' '.join(cmd)} failed:\n{p.stderr}", file=sys.stderr)
                 return 1

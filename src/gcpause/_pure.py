@@ -108,6 +108,10 @@ class _State:
         self.repair_streak = 0
         self.repairs = 0
         self.anom = [0] * _N_ANOM
+        # While a snapshot copies the windows, collections (which its own
+        # allocations can trigger) queue their aggregate updates here.
+        self.copying = False
+        self.deferred: list[tuple[int, int, int, int, int]] = []
         self.ring: list[tuple[int, RawRecord] | None] = []
         self.ring_size = 0
         self.next_seq = 0
@@ -212,7 +216,14 @@ def _record_stop(info: dict[str, Any], t_stop: int) -> None:
     st.pending_site = None
     st.next_seq = seq + 1
     bucket = _hist.index(dur)
-    for w in st.active:
+    if st.copying:
+        st.deferred.append((slot, dur, collected, uncollectable, bucket))
+    else:
+        _aggregate(slot, dur, collected, uncollectable, bucket)
+
+
+def _aggregate(slot: int, dur: int, collected: int, uncollectable: int, bucket: int) -> None:
+    for w in _st.active:
         if slot >= 0:
             w.slots[slot].add(dur, collected, uncollectable, bucket)
         w.slots[3].add(dur, collected, uncollectable, bucket)
@@ -350,6 +361,20 @@ def _end_seq(w: _Window) -> int:
 
 
 def _snapshot(w: _Window) -> tuple[Any, ...]:
+    # Copy under `copying` so the copy is whole (the C twin copies its window
+    # before allocating anything); then apply what collections queued meanwhile.
+    st = _st
+    was, st.copying = st.copying, True
+    try:
+        return _snapshot_unlocked(w)
+    finally:
+        st.copying = was
+        if not was:
+            while st.deferred:
+                _aggregate(*st.deferred.pop(0))
+
+
+def _snapshot_unlocked(w: _Window) -> tuple[Any, ...]:
     st = _st
     now = _clock()
     end_seq = _end_seq(w)

@@ -18,14 +18,20 @@ DEFAULT_RING_SIZE = 4096
 ANOMALY_KINDS = ("unpaired_start", "unpaired_stop", "bad_info", "repair_failed")
 
 
-def _fmt_ns(ns: float) -> str:
-    """Human units: ns, µs, ms or s with three significant digits."""
-    if ns < 1_000:
+def _sig3(v: float) -> str:
+    """Three significant digits, trailing zeros kept: 1.20, 12.0, 120."""
+    return f"{v:.0f}" if v >= 99.95 else f"{v:#.3g}"
+
+
+def fmt_ns(ns: float) -> str:
+    """A duration for humans, three significant digits: ``850 ns``, ``12.0 µs``,
+    ``4.56 ms``, ``1.23 s``, ``1234 s``."""
+    if ns < 999.5:
         return f"{ns:.0f} ns"
     for unit, scale in (("µs", 1e3), ("ms", 1e6)):
-        if ns < scale * 1_000:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns / 1e9:.3g} s"
+        if ns < scale * 999.5:
+            return f"{_sig3(ns / scale)} {unit}"
+    return f"{_sig3(ns / 1e9)} s"
 
 
 class Pause(tuple):  # type: ignore[type-arg]
@@ -144,9 +150,9 @@ class GenStats(_Frozen):
     def __repr__(self) -> str:
         if not self.count:
             return "GenStats(count=0)"
-        return (f"GenStats(count={self.count}, total={_fmt_ns(self.total_ns)}, "
-                f"mean={_fmt_ns(self.mean_ns)}, p50={_fmt_ns(self.percentile(50))}, "
-                f"p99={_fmt_ns(self.percentile(99))}, max={_fmt_ns(self.max_ns)}, "
+        return (f"GenStats(count={self.count}, total={fmt_ns(self.total_ns)}, "
+                f"mean={fmt_ns(self.mean_ns)}, p50={fmt_ns(self.percentile(50))}, "
+                f"p99={fmt_ns(self.percentile(99))}, max={fmt_ns(self.max_ns)}, "
                 f"collected={self.collected}, uncollectable={self.uncollectable})")
 
 
@@ -213,11 +219,11 @@ class Stats(_Frozen):
     def __repr__(self) -> str:
         anomalies = {k: v for k, v in self._anomalies if v}
         gens = ", ".join(f"{g}: {self.generations[g].count}" for g in range(3))
-        body = (f"count={self.count} ({gens}), total={_fmt_ns(self.total_ns)}, "
-                f"gc_share={self.gc_share:.2%}, wall={_fmt_ns(self.wall_ns)}")
+        body = (f"count={self.count} ({gens}), total={fmt_ns(self.total_ns)}, "
+                f"gc_share={self.gc_share:.2%}, wall={fmt_ns(self.wall_ns)}")
         if self.count:
-            body += (f", mean={_fmt_ns(self.mean_ns)}, p50={_fmt_ns(self.percentile(50))}, "
-                     f"p99={_fmt_ns(self.percentile(99))}, max={_fmt_ns(self.max_ns)}")
+            body += (f", mean={fmt_ns(self.mean_ns)}, p50={fmt_ns(self.percentile(50))}, "
+                     f"p99={fmt_ns(self.percentile(99))}, max={fmt_ns(self.max_ns)}")
         if self.overwritten:
             body += f", overwritten={self.overwritten}"
         if anomalies:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import pytest
 
+from gcpause._recording import fmt_ns
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator, Sequence
@@ -31,20 +33,10 @@ _PHASES = ("setup", "call", "teardown")
 _FIXTURE_KEY: pytest.StashKey[GCPauseFixture] = pytest.StashKey()
 
 
-def _fmt_ns(ns: float) -> str:
-    """ns, µs, ms or s with three significant digits."""
-    if ns < 1_000:
-        return f"{ns:.0f} ns"
-    for unit, scale in (("µs", 1e3), ("ms", 1e6)):
-        if ns < scale * 999.5:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns / 1e9:.3g} s"
-
-
 def _describe(p: Pause) -> str:
     site = getattr(p, "site", None)
     where = f" at {site}" if site else ""
-    return (f"gen {p.generation}: {_fmt_ns(p.duration_ns)}, {p.collected} collected, "
+    return (f"gen {p.generation}: {fmt_ns(p.duration_ns)}, {p.collected} collected, "
             f"{p.uncollectable} uncollectable{where}")
 
 
@@ -162,9 +154,9 @@ class _Session:
             g = st.generations
             tr.write_line(
                 f"this process: {st.count} collections (gen0 {g[0].count}, gen1 "
-                f"{g[1].count}, gen2 {g[2].count}), {_fmt_ns(st.total_ns)} paused "
+                f"{g[1].count}, gen2 {g[2].count}), {fmt_ns(st.total_ns)} paused "
                 f"({st.gc_share:.2%} of {st.wall_ns / 1e9:.2f} s); "
-                f"{_fmt_ns(in_tests)} inside tests")
+                f"{fmt_ns(in_tests)} inside tests")
         rows = []
         for nodeid, phases in self._tests.items():
             total = sum(ph[3] for ph in phases.values())
@@ -184,9 +176,9 @@ class _Session:
         for total, nodeid, phases in shown:
             gens = "/".join(str(sum(phases[w][i] for w in phases)) for i in range(3))
             longest = max(ph[4] for ph in phases.values())
-            extra = ", ".join(f"{w} {_fmt_ns(phases[w][3])}" for w in ("setup", "teardown")
+            extra = ", ".join(f"{w} {fmt_ns(phases[w][3])}" for w in ("setup", "teardown")
                               if w in phases and phases[w][3])
-            tr.write_line(f"{_fmt_ns(total):>12} {_fmt_ns(longest):>12}  {gens:>10}  {nodeid}"
+            tr.write_line(f"{fmt_ns(total):>12} {fmt_ns(longest):>12}  {gens:>10}  {nodeid}"
                           + (f"  ({extra})" if extra else ""))
 
 
@@ -298,7 +290,7 @@ class GCPauseFixture:
             what = "collection" if generation == 0 else f"collection of generation >= {generation}"
             raise self._failure(
                 f"expected no {what} during the test, got {n} "
-                f"({_fmt_ns(sum(p.duration_ns for p in matching))} paused):",
+                f"({fmt_ns(sum(p.duration_ns for p in matching))} paused):",
                 matching, n)
 
     def assert_max_pause(self, ms: float) -> None:
@@ -318,7 +310,7 @@ class GCPauseFixture:
             longer = [p for p in self.pauses if p.duration_ns > limit_ns]
             raise self._failure(
                 f"expected no GC pause longer than {ms:g} ms during the test, got "
-                f"{len(longer) or 'at least 1'} (longest {_fmt_ns(st.max_ns)}):",
+                f"{len(longer) or 'at least 1'} (longest {fmt_ns(st.max_ns)}):",
                 longer, len(longer) or 1)
 
     def __repr__(self) -> str:

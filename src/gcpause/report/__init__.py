@@ -15,6 +15,8 @@ import platform
 import sys
 import threading
 
+from gcpause._recording import fmt_ns as fmt_ns  # re-exported for the report modules
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Sequence
@@ -26,22 +28,6 @@ PERCENTILES = (50, 90, 99)
 #: fall in the first bucket.
 EDGES_NS: tuple[int, ...] = tuple(
     m * 10 ** e for e in range(3, 12) for m in (1, 2, 5)) + (10 ** 12,)
-
-
-def _sig3(v: float) -> str:
-    """Three significant digits, trailing zeros kept: 1.20, 12.0, 120."""
-    return f"{v:.0f}" if v >= 99.95 else f"{v:#.3g}"
-
-
-def fmt_ns(ns: float) -> str:
-    """A duration for humans, three significant digits: ``850 ns``, ``12.0 µs``,
-    ``4.56 ms``, ``1.23 s``, ``1234 s``."""
-    if ns < 999.5:
-        return f"{ns:.0f} ns"
-    for unit, scale in (("µs", 1e3), ("ms", 1e6)):
-        if ns < scale * 999.5:
-            return f"{_sig3(ns / scale)} {unit}"
-    return f"{_sig3(ns / 1e9)} s"
 
 
 def fmt_edge(ns: int) -> str:
