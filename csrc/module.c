@@ -1286,7 +1286,13 @@ core_hooks(PyObject *module, PyObject *Py_UNUSED(ignored))
 static PyObject *
 core_hist_index(PyObject *Py_UNUSED(module), PyObject *arg)
 {
-    long long v = PyLong_AsLongLong(arg);
+    long long v;
+    if (!PyLong_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "ns must be an int, not %.100s",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    v = PyLong_AsLongLong(arg);
     if (v == -1 && PyErr_Occurred()) {
         return NULL;
     }

@@ -115,8 +115,11 @@ def _browse(browser: str, page: Path, png: Path, profile: Path) -> Tuple[int, Li
            "--disable-extensions", "--hide-scrollbars", f"--user-data-dir={profile}",
            "--enable-logging=stderr", "--v=0", f"--screenshot={png}",
            "--window-size=1200,900", page.resolve().as_uri()]
+    # The browser is not ours to sanitize: drop a sanitizer preload
+    # (scripts/sanitize.sh runs the suite with LD_PRELOAD=libasan).
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS")}
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=180,
-                          check=False)
+                          check=False, env=env)
     err = proc.stderr.decode(errors="replace")
     return proc.returncode, [ln for ln in err.splitlines() if ":CONSOLE" in ln]
 

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 def index(ns: int) -> int:
     """Bucket index of a duration in nanoseconds."""
+    if not isinstance(ns, int):
+        raise TypeError(f"ns must be an int, not {type(ns).__name__}")
     if ns < 2 * SUB:
         return ns if ns > 0 else 0
     if ns >= MAX_NS:
