@@ -759,10 +759,19 @@ parse_ring_size(PyObject *arg, Py_ssize_t *out)
     if (x == -1 && PyErr_Occurred()) {
         return -1;
     }
-    if (overflow || x < 1 || x > GCP_RING_MAX) {
+    /* The message shows the parsed number, not repr(arg): an int subclass's
+     * __repr__ may raise, and on 3.10 PyErr_Format then leaves an empty
+     * ValueError. */
+    if (overflow) {
         PyErr_Format(PyExc_ValueError,
-                     "ring_size must be between 1 and %d, got %R",
-                     GCP_RING_MAX, arg);
+                     "ring_size must be between 1 and %d, got %s", GCP_RING_MAX,
+                     overflow > 0 ? "a larger number" : "a smaller number");
+        return -1;
+    }
+    if (x < 1 || x > GCP_RING_MAX) {
+        PyErr_Format(PyExc_ValueError,
+                     "ring_size must be between 1 and %d, got %lld",
+                     GCP_RING_MAX, x);
         return -1;
     }
     v = (Py_ssize_t)x;

@@ -129,6 +129,9 @@ export PYTHONPATH=$T/src GCPAUSE_REQUIRE_C=1 PYTHONDONTWRITEBYTECODE=1
 # filterwarnings=error would turn it into an error at conftest import (the tests that spawn
 # interpreters filter it themselves, see tests/isolated/_common.py).
 GILWARN='ignore:The global interpreter lock:RuntimeWarning'
+# Child interpreters the tests start (python -m gcpause run, isolated scripts) print the
+# same warning on stderr; tests that compare stderr byte for byte would see it.
+export PYTHONWARNINGS=$GILWARN
 
 rc=0
 log "(a) GIL status around 'import gcpause'"

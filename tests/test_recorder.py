@@ -6,6 +6,7 @@ import gc
 import os
 import random
 import sys
+import sysconfig
 import threading
 import time
 import tracemalloc
@@ -20,6 +21,8 @@ import gcpause
 from gcpause import _hist, _pure
 
 from .conftest import Impl
+
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 @contextmanager
@@ -307,7 +310,9 @@ def test_c_and_pure_see_the_same_collections_under_automatic_load() -> None:
         if not was:
             gc.disable()
     c_recs, p_recs = c_api.records(), p_api.records()
-    assert len(c_recs) > 100  # the workload did collect automatically
+    # The workload did collect automatically (the free-threaded collector defers
+    # far more: cpython-gc.md section 3).
+    assert len(c_recs) > (10 if FREE_THREADED else 100)
     assert [p.generation for p in c_recs] == [p.generation for p in p_recs]
     assert [p.collected for p in c_recs] == [p.collected for p in p_recs]
     for a, b in zip(c_recs, p_recs):
@@ -598,14 +603,16 @@ def test_start_stop_reset_cycles_do_not_grow_memory(impl: Impl) -> None:
         r.stats
         impl.api.stop()
 
+    # Every free-threaded collection scans the whole heap: fewer, slower cycles.
+    warm, measured = (300, 300) if FREE_THREADED else (2500, 2000)
     with gc_disabled():
         # Warm up until free lists and caches are full, then expect no growth.
-        for _ in range(2500):
+        for _ in range(warm):
             cycle()
         tracemalloc.start()
         try:
             base = tracemalloc.get_traced_memory()[0]
-            for _ in range(2000):
+            for _ in range(measured):
                 cycle()
             grown = tracemalloc.get_traced_memory()[0] - base
         finally:

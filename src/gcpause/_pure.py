@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from _thread import get_ident
+from _thread import RLock, get_ident
 from time import monotonic_ns as _clock
 
 from . import _hist
@@ -111,7 +111,7 @@ class _State:
         # While a snapshot copies the windows, collections (which its own
         # allocations can trigger) queue their aggregate updates here.
         self.copying = False
-        self.deferred: list[tuple[int, int, int, int, int]] = []
+        self.deferred: list[tuple[int, int, int, int, int, int]] = []
         self.ring: list[tuple[int, RawRecord] | None] = []
         self.ring_size = 0
         self.next_seq = 0
@@ -121,6 +121,7 @@ class _State:
 
 
 _st = _State()
+_snapshot_lock = RLock()
 
 
 def _hook(which: int, phase: str, info: dict[str, Any]) -> None:
@@ -217,13 +218,23 @@ def _record_stop(info: dict[str, Any], t_stop: int) -> None:
     st.next_seq = seq + 1
     bucket = _hist.index(dur)
     if st.copying:
-        st.deferred.append((slot, dur, collected, uncollectable, bucket))
+        st.deferred.append((seq, slot, dur, collected, uncollectable, bucket))
     else:
-        _aggregate(slot, dur, collected, uncollectable, bucket)
+        _drain()
+        _aggregate(seq, slot, dur, collected, uncollectable, bucket)
 
 
-def _aggregate(slot: int, dur: int, collected: int, uncollectable: int, bucket: int) -> None:
+def _drain() -> None:
+    deferred = _st.deferred
+    while deferred:
+        _aggregate(*deferred.pop(0))
+
+
+def _aggregate(seq: int, slot: int, dur: int, collected: int, uncollectable: int,
+               bucket: int) -> None:
     for w in _st.active:
+        if seq < w.first_seq:
+            continue  # queued before this window opened
         if slot >= 0:
             w.slots[slot].add(dur, collected, uncollectable, bucket)
         w.slots[3].add(dur, collected, uncollectable, bucket)
@@ -362,16 +373,18 @@ def _end_seq(w: _Window) -> int:
 
 def _snapshot(w: _Window) -> tuple[Any, ...]:
     # Copy under `copying` so the copy is whole (the C twin copies its window
-    # before allocating anything); then apply what collections queued meanwhile.
+    # before allocating anything): collections that the copy's own allocations
+    # (or other threads) run meanwhile queue their updates, applied after.
+    # One snapshot at a time; the GC callback never takes this lock.
     st = _st
-    was, st.copying = st.copying, True
-    try:
-        return _snapshot_unlocked(w)
-    finally:
-        st.copying = was
-        if not was:
-            while st.deferred:
-                _aggregate(*st.deferred.pop(0))
+    with _snapshot_lock:
+        _drain()
+        st.copying = True
+        try:
+            return _snapshot_unlocked(w)
+        finally:
+            st.copying = False
+            _drain()
 
 
 def _snapshot_unlocked(w: _Window) -> tuple[Any, ...]:
@@ -438,10 +451,12 @@ def stop() -> None:
     st = _st
     if st.explicit_on:
         assert st.global_w is not None
-        st.explicit_on = False
-        st.sites_explicit = False
-        st.global_w.close()
-        st.active.remove(st.global_w)
+        with _snapshot_lock:
+            _drain()  # queued collections that finished before stop()
+            st.explicit_on = False
+            st.sites_explicit = False
+            st.global_w.close()
+            st.active.remove(st.global_w)
         _release_if_unused()
 
 
@@ -514,8 +529,10 @@ def window_snapshot(wid: int, /) -> tuple[Any, ...]:
 def close_window(wid: int, /) -> tuple[tuple[Any, ...], list[RawRecord]]:
     st = _st
     w = _window(wid)
-    w.close()
-    st.active.remove(w)
+    with _snapshot_lock:
+        _drain()  # queued collections that finished inside this window
+        w.close()
+        st.active.remove(w)
     st.implicit_users -= 1
     st.sites_windows -= w.sites
     _release_if_unused()
@@ -523,7 +540,11 @@ def close_window(wid: int, /) -> tuple[tuple[Any, ...], list[RawRecord]]:
 
 
 def after_fork_child() -> None:
+    global _snapshot_lock
     st = _st
+    _snapshot_lock = RLock()   # another thread may have held it at fork
+    st.copying = False
+    st.deferred.clear()
     st.pending = False
     for w in st.active:
         w.restart()
