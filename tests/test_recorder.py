@@ -312,7 +312,7 @@ def test_c_and_pure_see_the_same_collections_under_automatic_load() -> None:
     c_recs, p_recs = c_api.records(), p_api.records()
     # The workload did collect automatically (the free-threaded collector defers
     # far more: cpython-gc.md section 3).
-    assert len(c_recs) > (10 if FREE_THREADED else 100)
+    assert len(c_recs) > (5 if FREE_THREADED else 100)
     assert [p.generation for p in c_recs] == [p.generation for p in p_recs]
     assert [p.collected for p in c_recs] == [p.collected for p in p_recs]
     for a, b in zip(c_recs, p_recs):
@@ -515,6 +515,13 @@ def test_concurrent_recorders_in_threads(impl: Impl) -> None:
             for t in threads:
                 t.join(60)
     assert not errors
+    if FREE_THREADED:
+        # There gc.collect() returns 0 without a collection while another thread's
+        # (whole-heap) collection runs, so threads cannot count on their own.
+        seen = {p.start_ns for r in results for p in r.pauses}
+        assert seen <= {p.start_ns for p in everything.pauses}
+        assert everything.stats.count == len(everything.pauses) > 0
+        return
     # Every thread's own collections finished inside its window ...
     for i, r in enumerate(results):
         assert r.stats.count >= per_thread

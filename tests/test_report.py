@@ -193,7 +193,7 @@ def test_text_report_table_shows_the_stats(recording) -> None:
     for label, gs in [("gen 0", stats.generations[0]), ("gen 1", stats.generations[1]),
                       ("gen 2", stats.generations[2]), ("all", stats.overall)]:
         cells = _row(out, label)
-        assert cells == [label, str(gs.count), fmt_ns(gs.total_ns), fmt_ns(gs.mean_ns),
+        assert cells == [label, str(gs.count), fmt_ns(gs.total_ns), fmt_ns(round(gs.mean_ns)),
                          fmt_ns(gs.percentile(50)), fmt_ns(gs.percentile(90)),
                          fmt_ns(gs.percentile(99)), fmt_ns(gs.max_ns), str(gs.collected),
                          str(gs.uncollectable)]
