@@ -66,7 +66,7 @@ _IMPLS = [
 @pytest.fixture(params=_IMPLS)
 def impl(request: pytest.FixtureRequest) -> Iterator[Impl]:
     backend: ModuleType = _core if request.param == "c" else _pure  # type: ignore[assignment]
-    api = gcpause._api if backend is gcpause._backend else Api(backend)
+    api = Api(backend, gcpause.Recorder if backend is gcpause._backend else None)
     yield Impl(request.param, backend, api)
     backend.stop()
     backend.reset()

@@ -173,7 +173,7 @@ def test_reload_and_reimport_never_leave_a_hook_in_gc_callbacks() -> None:
 @pytest.mark.parametrize("tag", TAGS)
 def test_sites_survive_a_collection_with_no_python_frame(tag: str) -> None:
     # GIVEN recording with sites=True
-    api = gcpause._api if tag == "c" else Api(_pure)
+    api = Api(gcpause._backend, gcpause.Recorder) if tag == "c" else Api(_pure)
     unraisable: list[Any] = []
     old_hook = sys.unraisablehook
     sys.unraisablehook = unraisable.append

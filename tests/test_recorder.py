@@ -265,6 +265,10 @@ def test_c_and_python_histogram_indices_agree(value: int) -> None:
         assert low <= value <= high
 
 
+def test_public_error_bound_matches_the_histogram() -> None:
+    assert gcpause.HIST_RELATIVE_ERROR == _hist.RELATIVE_ERROR == 1 / (2 * _hist.SUB)
+
+
 def test_histogram_buckets_are_contiguous() -> None:
     prev_high = -1
     for idx in range(_hist.BUCKETS):

@@ -11,12 +11,42 @@ Recording (C extension, pure-Python fallback)::
 first use, so the import stays well under a millisecond.
 """
 
-from ._impl import IMPLEMENTATION, IMPORT_ERROR
-from ._impl import backend as _backend
-from ._recording import DEFAULT_RING_SIZE, GenStats, Pause, Stats
-from ._recording import Api as _Api
-from ._recording import Recorder as _RecorderBase
-from ._hist import RELATIVE_ERROR as HIST_RELATIVE_ERROR
+import os as _os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from ._recording import GenStats, Pause, Recorder, Stats
+
+# Choose the backend once (kept in this module: every extra module costs
+# import time).  GCPAUSE_NO_EXTENSIONS=1 forces the pure recorder;
+# GCPAUSE_REQUIRE_C=1 turns a failed _core import into an ImportError.
+IMPORT_ERROR: "ImportError | None" = None
+_backend: "ModuleType"
+
+
+def _flag(name: str) -> bool:
+    return _os.environ.get(name, "") not in ("", "0")
+
+
+if _flag("GCPAUSE_NO_EXTENSIONS"):
+    IMPORT_ERROR = ImportError("GCPAUSE_NO_EXTENSIONS is set")
+else:
+    try:
+        from . import _core as _backend
+    except ImportError as exc:
+        IMPORT_ERROR = exc
+
+if IMPORT_ERROR is not None:
+    if _flag("GCPAUSE_REQUIRE_C"):
+        raise ImportError(
+            f"GCPAUSE_REQUIRE_C=1 but gcpause._core could not be used: {IMPORT_ERROR}"
+        ) from IMPORT_ERROR
+    from . import _pure as _backend  # noqa: F811 - the documented fallback
+
+#: "c" when the C recorder is in use, "pure" for the pure-Python fallback.
+IMPLEMENTATION = "pure" if IMPORT_ERROR is not None else "c"
 
 __version__ = "0.1.0.dev0"
 
@@ -52,24 +82,66 @@ __all__ = [
 ]
 
 
-class Recorder(_RecorderBase):
-    __doc__ = _RecorderBase.__doc__
-    _backend = _backend
+DEFAULT_RING_SIZE = 4096
+#: Largest relative difference between a reported percentile and the exact one.
+HIST_RELATIVE_ERROR = 1 / 128
 
 
-_api = _Api(_backend, Recorder)
-start = _api.start
-stop = _api.stop
-is_recording = _api.is_recording
-reset = _api.reset
-stats = _api.stats
-records = _api.records
+def start(ring_size: int = DEFAULT_RING_SIZE, sites: bool = False) -> None:
+    """Start recording every collection; keep the newest ``ring_size`` records.
+
+    Clears the previous global figures.  ``sites=True`` also notes, per
+    collection, the Python code running when it started (``Pause.site``); it
+    costs a frame lookup per collection (see benchmarks/README.md).  A no-op
+    while recording with the same ``ring_size`` (``sites=True`` then turns
+    sites on); ValueError if the size differs, or is not in 1..RING_MAX;
+    TypeError if ``ring_size`` is not an int or ``sites`` not a bool.
+    RuntimeError in a sub-interpreter on Python 3.9.  Bad input changes nothing.
+    """
+    _backend.start(ring_size, sites)
+
+
+def stop() -> None:
+    """Stop recording (idempotent).  Stats and records stay readable; an active
+    ``Recorder`` keeps recording until it exits."""
+    _backend.stop()
+
+
+def is_recording() -> bool:
+    """True between ``start()`` and ``stop()``."""
+    return bool(_backend.is_recording())
+
+
+def reset() -> None:
+    """Zero the global figures and forget the records; recording goes on."""
+    _backend.reset()
+
+
+def stats() -> "Stats":
+    """Immutable snapshot of everything recorded since ``start()``/``reset()``."""
+    from ._recording import Stats  # noqa: PLC0415 - kept out of `import gcpause`
+
+    return Stats(_backend.snapshot())
+
+
+def records() -> "list[Pause]":
+    """The records still in the ring since ``start()``/``reset()``, oldest first."""
+    from ._recording import Pause  # noqa: PLC0415 - kept out of `import gcpause`
+
+    return [Pause._from_raw(r) for r in _backend.records()]
+
+
 #: Sum of all pauses since start/reset in ns: one C call, no objects built.
 total_pause_ns = _backend.total_pause_ns
+
 
 # Names served from submodules on first access (PEP 562), so that importing
 # gcpause does not pay for threading, contextlib or the CLI.
 _LAZY = {
+    "Recorder": "_recording",
+    "Stats": "_recording",
+    "GenStats": "_recording",
+    "Pause": "_recording",
     "paused": "control",
     "young_only": "control",
     "budget": "control",

@@ -4,7 +4,6 @@ Both backends return the same raw tuples; this module turns them into
 immutable public objects.  Nothing here runs inside a GC callback.
 """
 
-from . import _hist
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -13,7 +12,7 @@ if TYPE_CHECKING:
 
     F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_RING_SIZE = 4096
+from . import DEFAULT_RING_SIZE  # noqa: E402 - defined before gcpause imports us
 
 ANOMALY_KINDS = ("unpaired_start", "unpaired_stop", "bad_info", "repair_failed")
 
@@ -140,11 +139,15 @@ class GenStats(_Frozen):
             raise TypeError(f"q must be a number, not {type(q).__name__}")
         if not 0 <= q <= 100:  # also rejects NaN
             raise ValueError(f"q must be between 0 and 100, got {q!r}")
+        from . import _hist  # noqa: PLC0415 - kept out of `import gcpause`
+
         return _hist.percentile(self._hist, self.count, self.max_ns, q)
 
     @property
     def histogram(self) -> tuple[tuple[int, int, int], ...]:
         """Non-empty buckets as ``(low_ns, high_ns, count)``, shortest first."""
+        from . import _hist  # noqa: PLC0415 - kept out of `import gcpause`
+
         return tuple((*_hist.bounds(i), n) for i, n in self._hist)
 
     def __repr__(self) -> str:
@@ -300,7 +303,8 @@ class Recorder:
 
 
 class Api:
-    """The recording functions bound to one backend module."""
+    """The recording functions bound to one backend module (tests use one per
+    backend; ``gcpause``'s own functions are the public, documented ones)."""
 
     def __init__(self, backend: "ModuleType", recorder: "type[Recorder] | None" = None) -> None:
         self.backend = backend
@@ -308,38 +312,32 @@ class Api:
             "Recorder", (Recorder,), {"_backend": backend})
 
     def start(self, ring_size: int = DEFAULT_RING_SIZE, sites: bool = False) -> None:
-        """Start recording every collection; keep the newest ``ring_size`` records.
-
-        Clears the previous global figures.  ``sites=True`` also notes, per
-        collection, the Python code running when it started (``Pause.site``);
-        it costs a frame lookup per collection (see benchmarks/README.md).
-        A no-op while recording with the same ``ring_size`` (``sites=True``
-        then turns sites on); ValueError if the size differs, or is not in
-        1..RING_MAX; TypeError if ``ring_size`` is not an int or ``sites``
-        not a bool.  RuntimeError in a sub-interpreter on Python 3.9.
-        """
         self.backend.start(ring_size, sites)
 
     def stop(self) -> None:
-        """Stop recording (idempotent).  Stats and records stay readable."""
         self.backend.stop()
 
     def is_recording(self) -> bool:
-        """True between ``start()`` and ``stop()``."""
         return bool(self.backend.is_recording())
 
     def reset(self) -> None:
-        """Zero the global figures and forget records; recording goes on."""
         self.backend.reset()
 
     def stats(self) -> "Stats":
-        """Snapshot of everything recorded since start/reset."""
         return Stats(self.backend.snapshot())
 
     def records(self) -> "list[Pause]":
-        """The records still in the ring since start/reset, oldest first."""
         return [Pause._from_raw(r) for r in self.backend.records()]
 
     def total_pause_ns(self) -> int:
-        """Sum of all pauses since start/reset in ns, read in O(1)."""
         return int(self.backend.total_pause_ns())
+
+
+def _bind_default_backend() -> None:
+    # gcpause/__init__.py has chosen the backend before this module is imported.
+    from . import _backend  # noqa: PLC0415 - the package is initialised by now
+
+    Recorder._backend = _backend
+
+
+_bind_default_backend()

@@ -43,7 +43,7 @@ def api_for(tag: str):  # type: ignore[no-untyped-def]
         from gcpause import _core as backend
     else:
         from gcpause import _pure as backend
-    api = gcpause._api if backend is gcpause._backend else Api(backend)
+    api = Api(backend, gcpause.Recorder if backend is gcpause._backend else None)
     return backend, api
 
 

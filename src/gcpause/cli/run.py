@@ -29,7 +29,7 @@ DEFAULT_TOP = 10
 
 
 def _ring_size(text: str) -> int:
-    from .._impl import backend
+    from .. import _backend as backend
 
     try:
         value = int(text)
