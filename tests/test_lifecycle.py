@@ -8,6 +8,7 @@ from __future__ import annotations
 import _thread
 import gc
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -85,8 +86,9 @@ def test_subinterpreters_keep_their_own_state(tag: str, tmp_path: Path) -> None:
             assert sub["callbacks_after"] == sub["callbacks_before"]
     else:
         expected = {"a": 5, "keep": 3}
-        if sys.version_info >= (3, 12):
-            expected.update(t1=300, t2=300)  # own GILs, at the same time
+        if sys.version_info >= (3, 12) and not (
+                sys.version_info[:2] == (3, 12) and os.environ.get("PYTHONMALLOC") == "debug"):
+            expected.update(t1=300, t2=300)  # own GILs, at the same time (see the script)
         assert set(subs) == set(expected)
         for name, n in expected.items():
             sub = subs[name]

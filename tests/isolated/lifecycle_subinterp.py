@@ -21,6 +21,12 @@ import os
 import sys
 import threading
 
+# CPython 3.12's debug allocator (PYTHONMALLOC=debug, used by scripts/sanitize.sh)
+# corrupts memory when two own-GIL sub-interpreters allocate at once: reproduced
+# without gcpause (two threads each creating one and running a loop: 1 segfault in
+# 30 runs on 3.12.1).  The parallel part is skipped there; everything else runs.
+PARALLEL_UNSAFE = sys.version_info[:2] == (3, 12) and os.environ.get("PYTHONMALLOC") == "debug"
+
 from _common import api_for, report
 
 SUB_CODE = r'''
@@ -120,7 +126,7 @@ def main() -> None:
     results: dict[str, object] = {}
     results["a"] = sub(tag, outdir, "a", 5)
     results["keep"] = sub(tag, outdir, "keep", 3, keep=True)  # destroyed while recording
-    if sys.version_info >= (3, 12):
+    if sys.version_info >= (3, 12) and not PARALLEL_UNSAFE:
         # Own GILs: these two really run at the same time.
         threads = [threading.Thread(target=lambda k=k: results.__setitem__(
             k, sub(tag, outdir, k, 300))) for k in ("t1", "t2")]
