@@ -13,6 +13,7 @@ import os
 import sys
 from _thread import RLock, get_ident
 from time import monotonic_ns as _clock
+from time import sleep as _sleep
 
 from . import _hist
 
@@ -111,6 +112,7 @@ class _State:
         # While a snapshot copies the windows, collections (which its own
         # allocations can trigger) queue their aggregate updates here.
         self.copying = False
+        self.in_hook = False
         self.deferred: list[tuple[int, int, int, int, int, int]] = []
         self.ring: list[tuple[int, RawRecord] | None] = []
         self.ring_size = 0
@@ -217,11 +219,17 @@ def _record_stop(info: dict[str, Any], t_stop: int) -> None:
     st.pending_site = None
     st.next_seq = seq + 1
     bucket = _hist.index(dur)
-    if st.copying:
-        st.deferred.append((seq, slot, dur, collected, uncollectable, bucket))
-    else:
-        _drain()
-        _aggregate(seq, slot, dur, collected, uncollectable, bucket)
+    # Announce first, then look: a snapshot sets `copying` first, then waits
+    # for `in_hook` to drop, so one of the two always sees the other.
+    st.in_hook = True
+    try:
+        if st.copying:
+            st.deferred.append((seq, slot, dur, collected, uncollectable, bucket))
+        else:
+            _drain()
+            _aggregate(seq, slot, dur, collected, uncollectable, bucket)
+    finally:
+        st.in_hook = False
 
 
 def _drain() -> None:
@@ -381,6 +389,8 @@ def _snapshot(w: _Window) -> tuple[Any, ...]:
         _drain()
         st.copying = True
         try:
+            while st.in_hook:  # a callback on another thread is mid-update
+                _sleep(0)
             return _snapshot_unlocked(w)
         finally:
             st.copying = False
@@ -543,7 +553,7 @@ def after_fork_child() -> None:
     global _snapshot_lock
     st = _st
     _snapshot_lock = RLock()   # another thread may have held it at fork
-    st.copying = False
+    st.copying = st.in_hook = False
     st.deferred.clear()
     st.pending = False
     for w in st.active:
