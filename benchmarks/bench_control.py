@@ -16,7 +16,7 @@ document into cyclic garbage (offer <-> legs back-references) at several sizes, 
 peak memory per mode: bounded with young collections, growing without them.
 
     python benchmarks/bench_control.py                   # full run, writes bench_control.json
-    python benchmarks/bench_control.py --runs 3 --cyclic-docs 13000 --json /tmp/x.json
+    python benchmarks/bench_control.py --runs 3 --cyclic-docs 13000 --json bench_control.json
 
 Targets (issue #3): paused() within 2 % of gc.disable(); young_only() keeps >= 85 % of the
 gc.disable() gain; on the cyclic workload young_only() and budget() peak RSS within 1.25x of

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Iterator
@@ -82,9 +83,9 @@ def gc_state() -> tuple[object, ...]:
             gc.get_freeze_count(), gc.get_debug())
 
 
-@pytest.fixture
-def gc_off() -> Iterator[None]:
-    """Automatic collections off for the test (the enabled flag is restored)."""
+@contextmanager
+def gc_disabled() -> Iterator[None]:
+    """No automatic collection inside (the enabled flag is restored)."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -92,6 +93,13 @@ def gc_off() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+@pytest.fixture
+def gc_off() -> Iterator[None]:
+    """Automatic collections off for the test (the enabled flag is restored)."""
+    with gc_disabled():
+        yield
 
 
 @pytest.fixture

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import gc
 import os
-import random
-import sys
 import sysconfig
 import threading
 import time
 import tracemalloc
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -20,21 +17,9 @@ from hypothesis import strategies as st
 import gcpause
 from gcpause import _hist, _pure
 
-from .conftest import Impl
+from .conftest import Impl, gc_disabled
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-
-
-@contextmanager
-def gc_disabled() -> Iterator[None]:
-    """No automatic collection may add records while the test counts them."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def exact_percentile(values: list[int], q: float) -> int:
