@@ -155,22 +155,7 @@ for d in examples csrc; do [[ ! -d $SRC/$d ]] || cp -r "$SRC/$d" "$W/run/tests-s
 find "$W/run/tests-src" -name __pycache__ -prune -exec rm -rf {} +
 # A pytest plugin (-p gcpause_origin) failing the session unless gcpause, as the tests import
 # it, comes from the folder the wheel was installed into and uses the C implementation.
-cat >"$W/run/tests-src/gcpause_origin.py" <<'EOF'
-import os
-
-import pytest
-
-
-def pytest_configure(config):
-    import gcpause
-
-    want = os.path.realpath(os.environ["GCPAUSE_EXPECT_DIR"])
-    got = os.path.realpath(os.path.dirname(os.path.dirname(gcpause.__file__)))
-    if got != want or gcpause.IMPLEMENTATION != "c":
-        raise pytest.UsageError(f"gcpause imported from {gcpause.__file__} "
-                                f"({gcpause.IMPLEMENTATION}), expected {want} (c)")
-    print(f"gcpause_origin: {gcpause.__file__} implementation={gcpause.IMPLEMENTATION}")
-EOF
+cp "$SRC/scripts/gcpause_origin.py" "$W/run/tests-src/gcpause_origin.py"
 
 # ---- 2-4. per interpreter -----------------------------------------------------------------
 # Build, repair, install and test run as parallel jobs (GCPAUSE_JOBS, default 2); import

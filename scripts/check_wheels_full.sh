@@ -178,6 +178,7 @@ done
 mkdir -p "$W/inc/aarch64/aarch64-linux-gnu"
 cp -r "$AROOT/usr/include/aarch64-linux-gnu/python3.13" "$W/inc/aarch64/aarch64-linux-gnu/"
 
+# Paths in chroot_env (TMPDIR, the zig caches) are inside the chroot tree, not the host.
 chroot_env=(PATH=/usr/bin HOME=/root LANG=C.UTF-8 TMPDIR=/tmp PIP_NO_CACHE_DIR=1
             PIP_DISABLE_PIP_VERSION_CHECK=1 ZIG_GLOBAL_CACHE_DIR=/tmp/zig-cache
             ZIG_LOCAL_CACHE_DIR=/tmp/zig-cache)
@@ -209,22 +210,7 @@ mkdir -p "$W/suite"
 cp -r "$SRC/tests" "$SRC/pyproject.toml" "$W/suite/"
 for d in examples csrc; do [[ ! -d $SRC/$d ]] || cp -r "$SRC/$d" "$W/suite/"; done
 find "$W/suite" -name __pycache__ -prune -exec rm -rf {} +
-cat >"$W/suite/gcpause_origin.py" <<'EOF'
-import os
-
-import pytest
-
-
-def pytest_configure(config):
-    import gcpause
-
-    want = os.path.realpath(os.environ["GCPAUSE_EXPECT_DIR"])
-    got = os.path.realpath(os.path.dirname(os.path.dirname(gcpause.__file__)))
-    if got != want or gcpause.IMPLEMENTATION != "c":
-        raise pytest.UsageError(f"gcpause imported from {gcpause.__file__} "
-                                f"({gcpause.IMPLEMENTATION}), expected {want} (c)")
-    print(f"gcpause_origin: {gcpause.__file__} implementation={gcpause.IMPLEMENTATION}")
-EOF
+cp "$SRC/scripts/gcpause_origin.py" "$W/suite/gcpause_origin.py"
 
 declare -A R_WHEEL=() R_SIZE=() R_RESULT=() R_IMPORT=() R_TIME=() R_STATUS=() R_PY=()
 ROWS=()

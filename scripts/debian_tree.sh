@@ -205,7 +205,8 @@ for v in "${PYVERS[@]}"; do
     run_logged in_new "/usr/bin/python$v" -m venv "$venv"
     run_logged in_new "$venv/bin/python" -m pip install -q -U "${PIP_PKGS[@]}"
     in_new "$venv/bin/python" -m pip freeze --all >"$NEW/.gcpause-v${v/./}-freeze.txt"
-    # Smoke test: the toolchain can compile against this interpreter's headers.
+    # Smoke test: the toolchain can compile against this interpreter's headers (/tmp below
+    # is the tree's own /tmp, seen from inside the chroot).
     printf '#include <Python.h>\nint f(void) { return PY_VERSION_HEX != 0; }\n' >"$NEW/tmp/probe.c"
     run_logged in_new /usr/bin/sh -c \
         "cc=\$($venv/bin/python -c 'import sysconfig; print(sysconfig.get_config_var(\"CC\"))') && \
