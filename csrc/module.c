@@ -23,6 +23,9 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
+#ifndef _WIN32
+#  include <pthread.h>
+#endif
 
 #if PY_VERSION_HEX < 0x030C0000
 #  include "structmember.h"    /* T_PYSSIZET, READONLY */
@@ -194,16 +197,19 @@ agg_add(gcp_agg_t *a, int64_t dur, int64_t collected, int64_t uncollectable,
     a->hist[bucket]++;
 }
 
-/* Store one finished collection.  t_stop was read first thing in the stop
- * phase.  Cannot fail: malformed info is counted and still recorded with the
- * fields it lacks set to -1 / 0. */
-/* Is `key` the ASCII string `lit` of length n?  No allocation, no hashing. */
+/* Does `key` look like the ASCII string `lit` of length n?  Length and
+ * first and last characters only: the three keys CPython passes differ in
+ * all of them, and a dict built any other way takes the lookup path. */
 static inline int
 key_is(PyObject *key, const char *lit, Py_ssize_t n)
 {
-    return PyUnicode_CheckExact(key) && PyUnicode_IS_COMPACT_ASCII(key)
-           && PyUnicode_GET_LENGTH(key) == n
-           && memcmp(PyUnicode_DATA(key), lit, (size_t)n) == 0;
+    const char *d;
+    if (!PyUnicode_CheckExact(key) || !PyUnicode_IS_COMPACT_ASCII(key)
+        || PyUnicode_GET_LENGTH(key) != n) {
+        return 0;
+    }
+    d = (const char *)PyUnicode_DATA(key);
+    return d[0] == lit[0] && d[n - 1] == lit[n - 1];
 }
 
 static inline int
@@ -291,21 +297,30 @@ read_info(gcp_state *st, PyObject *info, int64_t *gen, int64_t *collected,
 /* Store one finished collection.  t_stop was read first thing in the stop
  * phase.  Cannot fail: malformed info is counted and still recorded with the
  * fields it lacks set to -1 / 0. */
-static void
-record_stop(gcp_state *st, PyObject *info, int64_t t_stop)
+static int
+record_stop(gcp_state *st, PyObject *info, uint64_t t_stop)
 {
     int64_t gen = -1, collected = 0, uncollectable = 0, cpy = -1;
-    int64_t dur = t_stop - st->t_start;
-    int bad, bucket, slot;
+    int64_t dur, start_ns;
+    int bad, bucket, slot, clk_failed = 0;
     Py_ssize_t i;
     gcp_record_t *r;
 
-    if (dur < 0) {
-        dur = 0;
+    if (st->clk.ticking) {
+        clk_failed = tc_maybe_refresh(&st->clk, t_stop);
+        start_ns = tc_to_ns(&st->clk, st->t_start);
+        dur = tc_span_ns(&st->clk, st->t_start, t_stop);
+    }
+    else {
+        start_ns = (int64_t)st->t_start;
+        dur = (int64_t)(t_stop - st->t_start);
+        if (dur < 0) {
+            dur = 0;
+        }
     }
     bad = read_info(st, info, &gen, &collected, &uncollectable, &cpy);
-    slot = (gen >= 0 && gen <= 2) ? (int)gen : -1;
-    if (bad || slot < 0) {
+    slot = (gen >= 0 && gen <= 2) ? (int)gen : GCP_SLOT_OTHER;
+    if (bad || slot == GCP_SLOT_OTHER) {
         st->anom[GCP_ANOM_BAD_INFO]++;
     }
 
@@ -315,12 +330,17 @@ record_stop(gcp_state *st, PyObject *info, int64_t t_stop)
         st->ring_pos = 0;
     }
     r->seq = st->next_seq++;
-    r->start_ns = st->t_start;
+    r->start_ns = start_ns;
     r->duration_ns = dur;
     r->collected = collected;
     r->uncollectable = uncollectable;
     r->cpython_duration_ns = cpy;
+#ifdef _WIN32
     r->thread_id = PyThread_get_thread_ident();
+#else
+    /* What PyThread_get_thread_ident() returns on pthreads builds. */
+    r->thread_id = (unsigned long)pthread_self();
+#endif
     r->generation = (int)gen;
     /* Hand the pending site over to the record (NULL when sites are off). */
     if (r->site_code != NULL || st->pending_code != NULL) {
@@ -331,12 +351,10 @@ record_stop(gcp_state *st, PyObject *info, int64_t t_stop)
 
     bucket = hist_index(dur);
     for (i = 0; i < st->n_active; i++) {
-        gcp_window_t *w = st->active[i];
-        if (slot >= 0) {
-            agg_add(&w->slot[slot], dur, collected, uncollectable, bucket);
-        }
-        agg_add(&w->slot[GCP_SLOT_ALL], dur, collected, uncollectable, bucket);
+        agg_add(&st->active[i]->slot[slot], dur, collected, uncollectable,
+                bucket);
     }
+    return clk_failed;
 }
 
 /* Opt-in trigger attribution: remember the innermost Python frame's code
@@ -445,7 +463,7 @@ fail:
 static PyObject *
 hook_call(gcp_state *st, PyObject *const *args, Py_ssize_t nargs, int which)
 {
-    PyObject *self, *info, *cbs;
+    PyObject *self, *info;
 
     if (!st->installed) {
         Py_RETURN_NONE;
@@ -456,14 +474,10 @@ hook_call(gcp_state *st, PyObject *const *args, Py_ssize_t nargs, int which)
     }
     self = st->hooks[which];
     info = args[1];
-    cbs = st->callbacks;
 
     if (PyUnicode_GET_LENGTH(args[0]) == 5) {            /* "start" */
-        Py_ssize_t n = PyList_GET_SIZE(cbs);
-        if (n > 2 && PyList_GET_ITEM(cbs, 0) == self
-            && PyList_GET_ITEM(cbs, n - 1) == st->hooks[!which]) {
-            Py_RETURN_NONE;      /* the partner, last, takes the start */
-        }
+        /* In the [H, ..., P] layout both take the start time and P, last,
+         * overwrites H's: cheaper than finding out which one we are. */
         if (st->pending && (const void *)info != st->start_info) {
             st->anom[GCP_ANOM_UNPAIRED_START]++;
         }
@@ -473,11 +487,12 @@ hook_call(gcp_state *st, PyObject *const *args, Py_ssize_t nargs, int which)
         if (st->sites_explicit || st->sites_windows) {
             capture_site(st);
         }
-        st->t_start = gcp_clock_ns();                     /* last */
+        st->t_start = tc_now(&st->clk);                   /* last */
         Py_RETURN_NONE;
     }
     else {                                                /* "stop" */
-        int64_t t_stop = gcp_clock_ns();                  /* first */
+        uint64_t t_stop = tc_now(&st->clk);               /* first */
+        int clk_failed;
         if (!st->pending) {
             if ((const void *)info != st->stop_info) {
                 st->anom[GCP_ANOM_UNPAIRED_STOP]++;
@@ -486,7 +501,10 @@ hook_call(gcp_state *st, PyObject *const *args, Py_ssize_t nargs, int which)
         }
         st->pending = 0;
         st->stop_info = info;
-        record_stop(st, info, t_stop);
+        clk_failed = record_stop(st, info, t_stop);
+        if (!st->clk.ticking || clk_failed || st->clk.recal_requested) {
+            tc_after_stop(&st->clk, clk_failed, t_stop);
+        }
         if (!placement_ok(st, self)) {
             uint64_t seq = st->next_seq;
             if (seq >= st->repair_allowed_seq) {
@@ -866,6 +884,29 @@ agg_to_tuple(const gcp_agg_t *a)
     return res;
 }
 
+/* *out = the sum of n aggregates (out->hist must not be one of theirs). */
+static void
+agg_sum(gcp_agg_t *out, const gcp_agg_t *in, int n)
+{
+    int i, b;
+    uint64_t *hist = out->hist;
+    memset(out, 0, sizeof(*out));
+    out->hist = hist;
+    memset(hist, 0, sizeof(uint64_t) * GCP_HIST_BUCKETS);
+    for (i = 0; i < n; i++) {
+        out->count += in[i].count;
+        out->total_ns += in[i].total_ns;
+        if (in[i].max_ns > out->max_ns) {
+            out->max_ns = in[i].max_ns;
+        }
+        out->collected += in[i].collected;
+        out->uncollectable += in[i].uncollectable;
+        for (b = 0; b < GCP_HIST_BUCKETS; b++) {
+            hist[b] += in[i].hist[b];
+        }
+    }
+}
+
 /* Oldest sequence number still in the ring. */
 static uint64_t
 ring_oldest(gcp_state *st)
@@ -900,16 +941,20 @@ window_snapshot(gcp_state *st, const gcp_window_t *w)
     int i;
 
     /* Copy everything first: building the result allocates GC objects, and
-     * on 3.9-3.11 that can run a collection (and our callback) right here. */
+     * on 3.9-3.11 that can run a collection (and our callback) right here.
+     * The copy's last slot is "all": the sum of every slot. */
     hist = PyMem_Malloc(sizeof(uint64_t) * GCP_SLOTS * GCP_HIST_BUCKETS);
     if (hist == NULL) {
         return PyErr_NoMemory();
     }
     for (i = 0; i < GCP_SLOTS; i++) {
         copy.slot[i].hist = hist + (size_t)i * GCP_HIST_BUCKETS;
-        memcpy(copy.slot[i].hist, w->slot[i].hist,
-               sizeof(uint64_t) * GCP_HIST_BUCKETS);
+        if (i != GCP_SLOT_OTHER) {
+            memcpy(copy.slot[i].hist, w->slot[i].hist,
+                   sizeof(uint64_t) * GCP_HIST_BUCKETS);
+        }
     }
+    agg_sum(&copy.slot[GCP_SLOT_OTHER], w->slot, GCP_SLOTS);
     memcpy(anom_now, w->end_ns ? w->anom_end : st->anom, sizeof(anom_now));
     if (oldest > w->first_seq) {
         overwritten = (oldest < end_seq ? oldest : end_seq) - w->first_seq;
@@ -1133,8 +1178,43 @@ static PyObject *
 core_total_pause_ns(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
     gcp_state *st = get_state(module);
-    return PyLong_FromLongLong(
-        st->global_w ? st->global_w->slot[GCP_SLOT_ALL].total_ns : 0);
+    int64_t total = 0;
+    int i;
+    for (i = 0; st->global_w != NULL && i < GCP_SLOTS; i++) {
+        total += st->global_w->slot[i].total_ns;
+    }
+    return PyLong_FromLongLong(total);
+}
+
+/* clock_info() -> dict: the callback's clock (tickclock.h). */
+static PyObject *
+core_clock_info(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    gcp_state *st = get_state(module);
+    const gcp_tickclock_t *tc = &st->clk;
+    return Py_BuildValue(
+        "{sssOsdsLsL}", "source", tc->usable ? GCP_TICKS_NAME : "clock_gettime",
+        "calibrated", tc->ticking ? Py_True : Py_False,
+        "ns_per_tick", tc->ticking ? tc->ns_per_tick : 1.0,
+        "anchors", (long long)tc->refreshes,
+        "recalibrations", (long long)tc->recalibrations);
+}
+
+/* recalibrate(): map the counter to CLOCK_MONOTONIC afresh, e.g. after a
+ * VM snapshot was restored.  Deferred to the end of the collection in
+ * progress if called from inside one. */
+static PyObject *
+core_recalibrate(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    gcp_state *st = get_state(module);
+    if (st->pending) {
+        st->clk.recal_requested = 1;
+    }
+    else {
+        st->clk.recalibrations++;
+        tc_begin(&st->clk);
+    }
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -1322,6 +1402,8 @@ static PyMethodDef core_methods[] = {
     {"reset", core_reset, METH_NOARGS, "reset() -> None"},
     {"total_pause_ns", core_total_pause_ns, METH_NOARGS,
      "total_pause_ns() -> int"},
+    {"clock_info", core_clock_info, METH_NOARGS, "clock_info() -> dict"},
+    {"recalibrate", core_recalibrate, METH_NOARGS, "recalibrate() -> None"},
     {"snapshot", core_snapshot, METH_NOARGS, "snapshot() -> raw tuple"},
     {"records", core_records, METH_NOARGS, "records() -> list of raw tuples"},
     {"open_window", (PyCFunction)(void (*)(void))core_open_window,
@@ -1426,6 +1508,21 @@ core_exec(PyObject *module)
     }
     if (register_at_fork(module) < 0) {
         goto fail;
+    }
+    {
+        /* GCPAUSE_CLOCK=monotonic: clock_gettime for every read. */
+        const char *e = getenv("GCPAUSE_CLOCK");
+        int usable = gcp_ticks_usable();
+        if (e != NULL && strcmp(e, "monotonic") == 0) {
+            usable = 0;
+        }
+        else if (e != NULL && *e && strcmp(e, "auto") != 0) {
+            PyErr_Format(PyExc_ValueError,
+                         "GCPAUSE_CLOCK must be 'auto' or 'monotonic', "
+                         "not '%.100s'", e);
+            goto fail;
+        }
+        tc_init(&st->clk, usable);
     }
     Py_DECREF(gc);
     return 0;

@@ -14,10 +14,13 @@
 #include <stdint.h>
 
 #include "hist.h"
+#include "tickclock.h"
 
-/* Slots of an aggregate: generations 0..2 as CPython reports them, then all. */
+/* Slots of an aggregate: generations 0..2 as CPython reports them, then
+ * records whose generation could not be read.  The callback updates one
+ * slot per record; "all" is their sum, formed when a snapshot is taken. */
 #define GCP_SLOTS 4
-#define GCP_SLOT_ALL 3
+#define GCP_SLOT_OTHER 3
 
 /* Anomaly counters, in the order snapshot() reports them. */
 enum {
@@ -83,7 +86,7 @@ typedef struct {
 
     /* Collection in progress (between a start and a stop phase). */
     int pending;
-    int64_t t_start;
+    uint64_t t_start;            /* clk's hot-path reading (ticks or ns) */
     PyObject *pending_code;      /* owned; site of the pending start */
     int pending_line;
 
@@ -105,6 +108,8 @@ typedef struct {
     int64_t repairs;
 
     int64_t anom[GCP_ANOM_COUNT];
+
+    gcp_tickclock_t clk;         /* the callback's clock (tickclock.h) */
 
     /* Record ring: one writer (the callback); seq counts every record. */
     gcp_record_t *ring;          /* owned, PyMem; NULL until first install */

@@ -28,7 +28,9 @@ EXCLUDED = {
 # Functions the hot path is known to reach today; each must be found and checked.
 EXPECTED_HOT = {"hook_call", "record_stop", "read_info", "key_is", "value_int",
                 "info_int", "agg_add", "placement_ok", "is_ours", "hist_index",
-                "gcp_bit_length", "gcp_clock_ns"}
+                "gcp_bit_length", "gcp_clock_ns", "gcp_ticks_raw", "tc_now",
+                "tc_maybe_refresh", "tc_pair", "tc_rate", "tc_set_refresh", "tc_to_ns",
+                "tc_span_ns", "tc_after_stop", "tc_begin"}
 
 FORBIDDEN = {
     "allocation": [
@@ -50,7 +52,7 @@ FORBIDDEN = {
     ],
     "lock": [
         r"PyMutex_\w+", r"PyThread_(?:acquire_lock\w*|allocate_lock|release_lock)",
-        r"pthread_\w+", r"Py_(?:BEGIN|END)_CRITICAL_SECTION\w*", r"PyCriticalSection\w*",
+        r"pthread_(?!self\b)\w+", r"Py_(?:BEGIN|END)_CRITICAL_SECTION\w*", r"PyCriticalSection\w*",
         r"PyGILState_\w+", r"Py_(?:BEGIN|END)_ALLOW_THREADS", r"PyEval_(?:Save|Restore)Thread",
         r"EnterCriticalSection", r"AcquireSRWLock\w+", r"sem_wait", r"mtx_lock",
     ],
@@ -264,6 +266,13 @@ def test_checker_flags_allocation_exception_and_lock() -> None:
     assert "exception: PyErr_SetString" in v
     assert "lock: Py_BEGIN_ALLOW_THREADS" in v
     assert not any("PyMutex_Lock" in x or "Py_BuildValue" in x for x in v)
+
+
+def test_checker_tells_pthread_self_from_pthread_locks() -> None:
+    # pthread_self() reads a register; every other pthread_* call may block.
+    assert violations("unsigned long t = pthread_self();") == []
+    assert violations("pthread_mutex_lock(&m);") == ["lock: pthread_mutex_lock"]
+    assert violations("pthread_self_lock(&m);") == ["lock: pthread_self_lock"]
 
 
 def test_checker_rejects_unbalanced_braces() -> None:

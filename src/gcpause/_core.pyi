@@ -1,6 +1,6 @@
 """Type stub of the C recorder; ``gcpause._pure`` implements the same API."""
 
-from typing import Any, Callable
+from typing import Any, Callable, TypedDict
 
 HIST_SUB_BITS: int
 HIST_MAX_BITS: int
@@ -33,3 +33,15 @@ def after_fork_child() -> None: ...
 def hooks() -> tuple[Callable[[str, dict[str, Any]], None], Callable[[str, dict[str, Any]], None]]: ...
 def hist_index(ns: int, /) -> int: ...
 def clock_ns() -> int: ...
+
+class ClockInfo(TypedDict):
+    #: "tsc" (x86-64), "cntvct" (arm64) or "clock_gettime"
+    source: str
+    #: True once the counter is mapped to CLOCK_MONOTONIC and used
+    calibrated: bool
+    ns_per_tick: float
+    anchors: int
+    recalibrations: int
+
+def clock_info() -> ClockInfo: ...
+def recalibrate() -> None: ...

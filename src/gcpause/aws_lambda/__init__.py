@@ -195,6 +195,11 @@ def _before_snapshot() -> None:
 def _after_restore() -> None:
     # A restored environment is a new one: its first invocation is a cold start, and INIT
     # figures start again at the restore (the snapshot's INIT ran elsewhere, once).
+    # The recorder's CPU counter need not run on from the snapshot: map it afresh.
+    from .. import IMPLEMENTATION
+    if IMPLEMENTATION == "c":
+        from .. import _core
+        _core.recalibrate()
     with _state.lock:
         if _state.init_rec is not None:
             _state.init_rec.__exit__(None, None, None)
