@@ -30,17 +30,21 @@ def info() -> dict[str, Any]:
     return dict(_core.clock_info())
 
 
-def expected_source() -> str:
+def expected_sources() -> set[str]:
     """What the CPU offers, read independently of gcpause: the kernel sets both flags
-    from CPUID 80000007H EDX bit 8 (invariant TSC)."""
+    from CPUID 80000007H EDX bit 8 (invariant TSC).  Without /proc (the chroot test
+    tree) either answer is possible on x86-64, but nothing else."""
     machine = platform.machine().lower()
     if machine in ("aarch64", "arm64"):
-        return "cntvct"
+        return {"cntvct"}
     if machine in ("x86_64", "amd64") and sys.platform == "linux":
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f
-                          if line.startswith("flags")), [])
-        return "tsc" if {"constant_tsc", "nonstop_tsc"} <= set(flags) else "clock_gettime"
+        try:
+            with open("/proc/cpuinfo") as f:
+                flags = next((line.split(":", 1)[1].split() for line in f
+                              if line.startswith("flags")), [])
+        except FileNotFoundError:
+            return {"tsc", "clock_gettime"}
+        return {"tsc" if {"constant_tsc", "nonstop_tsc"} <= set(flags) else "clock_gettime"}
     pytest.skip(f"no expectation for {machine} on {sys.platform}")
 
 
@@ -86,7 +90,7 @@ def test_source_is_what_the_cpu_offers() -> None:
     if os.environ.get("GCPAUSE_CLOCK") == "monotonic":
         assert i["source"] == "clock_gettime"
     else:
-        assert i["source"] == expected_source()
+        assert i["source"] in expected_sources()
 
 
 def test_calibrates_after_a_millisecond_and_keeps_records_on_the_monotonic_clock(
@@ -199,4 +203,4 @@ def test_gcpause_clock_auto_and_empty_mean_the_default() -> None:
         p = run_python("from gcpause import _core; print(_core.clock_info()['source'])",
                        GCPAUSE_CLOCK=value, GCPAUSE_REQUIRE_C="1")
         assert p.returncode == 0, p.stderr
-        assert p.stdout.strip() == expected_source()
+        assert p.stdout.strip() in expected_sources()
