@@ -276,16 +276,22 @@ read_info(gcp_state *st, PyObject *info, int64_t *gen, int64_t *collected,
     }
 #if PY_VERSION_HEX >= 0x030F0000
     {
-        /* CPython 3.15+: "duration" in float seconds. */
-        PyObject *d = PyDict_GetItemWithError(info, st->key_duration);
+        /* CPython 3.15+: "duration" in float seconds, the fifth key after
+         * "candidates" when the dict has CPython's layout (read on with
+         * PyDict_Next, no hashing), else looked up. */
+        PyObject *k, *d = NULL;
+        if (!(PyDict_Next(info, &pos, &k, &d) && PyDict_Next(info, &pos, &k, &d)
+              && key_is(k, "duration", 8))) {
+            d = PyDict_GetItemWithError(info, st->key_duration);
+            if (d == NULL && PyErr_Occurred()) {
+                PyErr_Clear();
+            }
+        }
         if (d != NULL && PyFloat_Check(d)) {
             double s = PyFloat_AS_DOUBLE(d);
             if (s >= 0.0 && s < 1e9) {
                 *cpy = (int64_t)(s * 1e9 + 0.5);
             }
-        }
-        else if (d == NULL && PyErr_Occurred()) {
-            PyErr_Clear();
         }
     }
 #else
