@@ -34,6 +34,7 @@
 
 #include "clock.h"
 #include "hist.h"
+#include "infolayout.h"
 #include "state.h"
 
 #define GCP_RING_MAX (1 << 22)
@@ -197,19 +198,15 @@ agg_add(gcp_agg_t *a, int64_t dur, int64_t collected, int64_t uncollectable,
     a->hist[bucket]++;
 }
 
-/* Does `key` look like the ASCII string `lit` of length n?  Length and
- * first and last characters only: the three keys CPython passes differ in
- * all of them, and a dict built any other way takes the lookup path. */
+/* Is `key` the str whose hash is h and length n?  Compares the hash the
+ * str caches (CPython hashes a key when it enters a dict) with that of our
+ * interned copy: one load, no call; with per-process hash randomisation a
+ * different key with the same hash and length is not a practical concern. */
 static inline int
-key_is(PyObject *key, const char *lit, Py_ssize_t n)
+key_is(PyObject *key, Py_hash_t h, Py_ssize_t n)
 {
-    const char *d;
-    if (!PyUnicode_CheckExact(key) || !PyUnicode_IS_COMPACT_ASCII(key)
-        || PyUnicode_GET_LENGTH(key) != n) {
-        return 0;
-    }
-    d = (const char *)PyUnicode_DATA(key);
-    return d[0] == lit[0] && d[n - 1] == lit[n - 1];
+    return PyUnicode_CheckExact(key) && ((PyASCIIObject *)key)->hash == h
+           && PyUnicode_GET_LENGTH(key) == n;
 }
 
 static inline int
@@ -245,23 +242,33 @@ value_int(PyObject *v, int64_t *out)
 }
 
 /* Read generation, collected, uncollectable (and on 3.15+ duration) from
- * the stop info.  Fast path: CPython builds the dict with
- * Py_BuildValue("{sisnsn...}"), so the keys come in that order and
- * PyDict_Next reads them without hashing; any other layout falls back to
- * lookups with interned keys.  Returns 0, or -1 if something was missing or
- * malformed (no exception set). */
+ * the stop info.  Fast path: the learned layout (infolayout.h) gives the
+ * entries without a call.  Else PyDict_Next, which returns them in
+ * insertion order without hashing.  Either way the keys are checked, and
+ * any other dict falls back to lookups with interned keys.  Returns 0, or
+ * -1 if something was missing or malformed (no exception set). */
 static int
 read_info(gcp_state *st, PyObject *info, int64_t *gen, int64_t *collected,
           int64_t *uncollectable, int64_t *cpy)
 {
-    Py_ssize_t pos = 0;
-    PyObject *k0, *v0, *k1, *v1, *k2, *v2;
-    if (PyDict_Next(info, &pos, &k0, &v0) && PyDict_Next(info, &pos, &k1, &v1)
-        && PyDict_Next(info, &pos, &k2, &v2)
-        && key_is(k0, "generation", 10) && key_is(k1, "collected", 9)
-        && key_is(k2, "uncollectable", 13)) {
-        if (value_int(v0, gen) < 0 || value_int(v1, collected) < 0
-            || value_int(v2, uncollectable) < 0) {
+    PyObject *k[GCP_INFO_ITEMS], *v[GCP_INFO_ITEMS];
+    Py_ssize_t pos = 0, n = GCP_INFO_ITEMS;
+    if (il_read(&st->layout, info, k, v)) {
+        st->info_fast++;
+    }
+    else {
+        st->info_slow++;
+        for (n = 0; n < GCP_INFO_ITEMS; n++) {
+            if (!PyDict_Next(info, &pos, &k[n], &v[n])) {
+                break;
+            }
+        }
+    }
+    if (n >= 3 && key_is(k[0], st->hash_generation, 10)
+        && key_is(k[1], st->hash_collected, 9)
+        && key_is(k[2], st->hash_uncollectable, 13)) {
+        if (value_int(v[0], gen) < 0 || value_int(v[1], collected) < 0
+            || value_int(v[2], uncollectable) < 0) {
             return -1;
         }
     }
@@ -276,12 +283,13 @@ read_info(gcp_state *st, PyObject *info, int64_t *gen, int64_t *collected,
     }
 #if PY_VERSION_HEX >= 0x030F0000
     {
-        /* CPython 3.15+: "duration" in float seconds, the fifth key after
-         * "candidates" when the dict has CPython's layout (read on with
-         * PyDict_Next, no hashing), else looked up. */
-        PyObject *k, *d = NULL;
-        if (!(PyDict_Next(info, &pos, &k, &d) && PyDict_Next(info, &pos, &k, &d)
-              && key_is(k, "duration", 8))) {
+        /* CPython 3.15+: "duration" in float seconds, the fifth key (after
+         * "candidates") in CPython's layout, else looked up. */
+        PyObject *d;
+        if (n == 5 && key_is(k[4], st->hash_duration, 8)) {
+            d = v[4];
+        }
+        else {
             d = PyDict_GetItemWithError(info, st->key_duration);
             if (d == NULL && PyErr_Occurred()) {
                 PyErr_Clear();
@@ -1206,6 +1214,17 @@ core_clock_info(PyObject *module, PyObject *Py_UNUSED(ignored))
         "recalibrations", (long long)tc->recalibrations);
 }
 
+/* info_reads() -> dict: how the callback read the stop dicts (infolayout.h). */
+static PyObject *
+core_info_reads(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    gcp_state *st = get_state(module);
+    return Py_BuildValue("{sOsLsL}", "layout_learned",
+                         st->layout.ok ? Py_True : Py_False,
+                         "fast", (long long)st->info_fast,
+                         "slow", (long long)st->info_slow);
+}
+
 /* recalibrate(): map the counter to CLOCK_MONOTONIC afresh, e.g. after a
  * VM snapshot was restored.  Deferred to the end of the collection in
  * progress if called from inside one. */
@@ -1410,6 +1429,7 @@ static PyMethodDef core_methods[] = {
      "total_pause_ns() -> int"},
     {"clock_info", core_clock_info, METH_NOARGS, "clock_info() -> dict"},
     {"recalibrate", core_recalibrate, METH_NOARGS, "recalibrate() -> None"},
+    {"info_reads", core_info_reads, METH_NOARGS, "info_reads() -> dict"},
     {"snapshot", core_snapshot, METH_NOARGS, "snapshot() -> raw tuple"},
     {"records", core_records, METH_NOARGS, "records() -> list of raw tuples"},
     {"open_window", (PyCFunction)(void (*)(void))core_open_window,
@@ -1506,6 +1526,12 @@ core_exec(PyObject *module)
     GCP_KEY(key_uncollectable, "uncollectable")
     GCP_KEY(key_duration, "duration")
 #undef GCP_KEY
+    if ((st->hash_generation = PyObject_Hash(st->key_generation)) == -1
+        || (st->hash_collected = PyObject_Hash(st->key_collected)) == -1
+        || (st->hash_uncollectable = PyObject_Hash(st->key_uncollectable)) == -1
+        || (st->hash_duration = PyObject_Hash(st->key_duration)) == -1) {
+        goto fail;
+    }
     if (PyModule_AddIntConstant(module, "HIST_SUB_BITS", GCP_HIST_SUB_BITS) < 0
         || PyModule_AddIntConstant(module, "HIST_MAX_BITS", GCP_HIST_MAX_BITS) < 0
         || PyModule_AddIntConstant(module, "HIST_BUCKETS", GCP_HIST_BUCKETS) < 0
@@ -1530,6 +1556,7 @@ core_exec(PyObject *module)
         }
         tc_init(&st->clk, usable);
     }
+    il_learn(&st->layout);
     Py_DECREF(gc);
     return 0;
 fail:

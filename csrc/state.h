@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "hist.h"
+#include "infolayout.h"
 #include "tickclock.h"
 
 /* Slots of an aggregate: generations 0..2 as CPython reports them, then
@@ -78,6 +79,10 @@ typedef struct {
     PyObject *key_collected;     /* them allocates nothing, unlike */
     PyObject *key_uncollectable; /* PyDict_GetItemString */
     PyObject *key_duration;
+    Py_hash_t hash_generation;   /* their hashes, for key_is() */
+    Py_hash_t hash_collected;
+    Py_hash_t hash_uncollectable;
+    Py_hash_t hash_duration;
 
     /* Installation: hooks are in gc.callbacks iff installed. */
     int installed;
@@ -110,6 +115,9 @@ typedef struct {
     int64_t anom[GCP_ANOM_COUNT];
 
     gcp_tickclock_t clk;         /* the callback's clock (tickclock.h) */
+    gcp_infolayout_t layout;     /* CPython's stop dict (infolayout.h) */
+    int64_t info_fast;           /* stop dicts read through `layout` */
+    int64_t info_slow;           /* ... and through PyDict_Next / lookups */
 
     /* Record ring: one writer (the callback); seq counts every record. */
     gcp_record_t *ring;          /* owned, PyMem; NULL until first install */
