@@ -7,8 +7,9 @@ The floor is ``operator.is_``, a do-nothing C callable: what any entry in
 ``gc.callbacks`` costs (CPython builds two info dicts and calls it twice).
 
 Also reports, for the C recorder, how much of the time measured around
-``gc.collect()`` in Python its recorded pause covers, and on 3.15+ how the
-recorded pause compares with CPython's own ``duration``.
+``gc.collect()`` in Python its recorded pause covers, on 3.15+ how the
+recorded pause compares with CPython's own ``duration``, and how far its
+counter clock, mapped to CLOCK_MONOTONIC, is from ``clock_gettime``.
 
     python benchmarks/bench_overhead.py                 # this interpreter
     python benchmarks/bench_overhead.py --all           # every venv from scripts/venvs.sh,
@@ -118,11 +119,33 @@ def measure_fidelity(rounds: int = 200) -> dict[str, Any]:
     return out
 
 
+def measure_clock(seconds: float = 2.0, pause_s: float = 0.0002) -> dict[str, Any]:
+    """How far the C recorder's mapped counter is from clock_gettime: samples of
+    _core.clock_error_ns() (anchors maintained as in a stop phase) every pause_s."""
+    from gcpause import _core
+
+    errs = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        e = _core.clock_error_ns()
+        if e is not None:
+            errs.append(e)
+        time.sleep(pause_s)
+    info = dict(_core.clock_info())
+    if not errs:
+        return {"info": info, "samples": 0}
+    errs.sort()
+    n = len(errs)
+    return {"info": info, "samples": n, "p1_ns": errs[n // 100],
+            "median_ns": errs[n // 2], "p99_ns": errs[n * 99 // 100]}
+
+
 def run_here(n: int, rounds: int) -> dict[str, Any]:
     import gcpause
 
     res = measure(n, rounds)
     res["fidelity"] = measure_fidelity() if gcpause.IMPLEMENTATION == "c" else None
+    res["clock"] = measure_clock() if gcpause.IMPLEMENTATION == "c" else None
     res.update(python=sys.version.split()[0], implementation=gcpause.IMPLEMENTATION,
                n=n, rounds=rounds)
     return res
@@ -143,6 +166,13 @@ def show(res: dict[str, Any]) -> None:
         if "recorded_minus_cpython_duration_ns_median" in fid:
             print(f"  recorded - CPython's own duration: "
                   f"{fid['recorded_minus_cpython_duration_ns_median']:.0f} ns (median)")
+    clk = res.get("clock")
+    if clk:
+        line = f"  clock: {clk['info']['source']}"
+        if clk["samples"]:
+            line += (f", mapped - clock_gettime over {clk['samples']} samples: p1 "
+                     f"{clk['p1_ns']} ns, median {clk['median_ns']} ns, p99 {clk['p99_ns']} ns")
+        print(line)
 
 
 def interpreters() -> list[list[str]]:

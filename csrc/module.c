@@ -1214,6 +1214,35 @@ core_clock_info(PyObject *module, PyObject *Py_UNUSED(ignored))
         "recalibrations", (long long)tc->recalibrations);
 }
 
+/* clock_error_ns() -> int | None: (mapped counter - clock_gettime) now, in
+ * ns, with anchors maintained as a stop phase would; None while the clock
+ * is not ticking (it may finish calibrating here) or a collection is in
+ * progress (its two stamps must come from one source). */
+static PyObject *
+core_clock_error_ns(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    gcp_state *st = get_state(module);
+    gcp_tickclock_t *tc = &st->clk;
+    uint64_t t0, t1;
+    int64_t ns, mapped;
+    if (st->pending) {
+        Py_RETURN_NONE;
+    }
+    if (!tc->ticking) {
+        tc_after_stop(tc, 0, (uint64_t)gcp_clock_ns());
+        Py_RETURN_NONE;
+    }
+    if (tc_maybe_refresh(tc, gcp_ticks_raw())) {
+        tc_after_stop(tc, 1, 0);
+        Py_RETURN_NONE;
+    }
+    t0 = gcp_ticks_raw();
+    ns = gcp_clock_ns();
+    t1 = gcp_ticks_raw();
+    mapped = tc_to_ns(tc, t0 + (t1 - t0) / 2);
+    return PyLong_FromLongLong(mapped - ns);
+}
+
 /* info_reads() -> dict: how the callback read the stop dicts (infolayout.h). */
 static PyObject *
 core_info_reads(PyObject *module, PyObject *Py_UNUSED(ignored))
@@ -1430,6 +1459,8 @@ static PyMethodDef core_methods[] = {
     {"clock_info", core_clock_info, METH_NOARGS, "clock_info() -> dict"},
     {"recalibrate", core_recalibrate, METH_NOARGS, "recalibrate() -> None"},
     {"info_reads", core_info_reads, METH_NOARGS, "info_reads() -> dict"},
+    {"clock_error_ns", core_clock_error_ns, METH_NOARGS,
+     "clock_error_ns() -> int | None"},
     {"snapshot", core_snapshot, METH_NOARGS, "snapshot() -> raw tuple"},
     {"records", core_records, METH_NOARGS, "records() -> list of raw tuples"},
     {"open_window", (PyCFunction)(void (*)(void))core_open_window,

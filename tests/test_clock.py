@@ -161,6 +161,33 @@ def test_recalibrate_inside_a_collection_waits_for_its_end(recording: None) -> N
     assert_inside(collect_within(5))
 
 
+def test_clock_error_is_sampled_only_between_collections(recording: None) -> None:
+    if info()["source"] == "clock_gettime":
+        pytest.skip("no usable CPU counter here: nothing is mapped")
+    calibrate()
+    errs = [e for e in (_core.clock_error_ns() for _ in range(200)) if e is not None]
+    assert len(errs) >= 190          # None only if an anchor read failed its rate check
+    errs.sort()
+    # Loose: a mapped reading lands near clock_gettime's (bench_overhead.py reports the
+    # real spread); a wrong rate or anchor would be off by micro- to milliseconds.
+    assert abs(errs[len(errs) // 2]) < 1_000_000
+    seen = []
+
+    def cb(phase: str, info_: dict[str, int]) -> None:
+        seen.append((phase, _core.clock_error_ns()))
+
+    gc.callbacks.append(cb)           # placed between our two hooks: [H, cb, P]
+    try:
+        windows = collect_within(1)
+    finally:
+        gc.callbacks.remove(cb)
+    # During the collection: None.  In the stop phase our first hook has already
+    # recorded it, so the clock may be read again.
+    assert seen[0] == ("start", None)
+    assert seen[1][0] == "stop" and isinstance(seen[1][1], int)
+    assert_inside(windows)
+
+
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     e = dict(os.environ)
     e.update(env)
@@ -184,6 +211,7 @@ def test_gcpause_clock_monotonic_reads_clock_gettime_every_time() -> None:
         i = _core.clock_info()
         assert i["source"] == "clock_gettime" and not i["calibrated"], i
         assert i["anchors"] == 0, i
+        assert _core.clock_error_ns() is None
         print("ok")
     """, GCPAUSE_CLOCK="monotonic", GCPAUSE_REQUIRE_C="1")
     assert p.returncode == 0, p.stderr
