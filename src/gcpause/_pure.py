@@ -212,17 +212,19 @@ def _record_stop(info: dict[str, Any], t_stop: int) -> None:
     gen = -1 if gen is None else gen
     collected = collected or 0
     uncollectable = uncollectable or 0
-    seq = st.next_seq
-    st.ring[seq % st.ring_size] = (
-        seq, (gen, st.t_start, dur, collected, uncollectable, get_ident(), cpy,
-              st.pending_site))
-    st.pending_site = None
-    st.next_seq = seq + 1
     bucket = _hist.index(dur)
-    # Announce first, then look: a snapshot sets `copying` first, then waits
-    # for `in_hook` to drop, so one of the two always sees the other.
+    # Announce first, then publish and look: a snapshot or a closing window
+    # sets `copying` first, then waits for `in_hook` to drop, so one of the
+    # two always sees the other, and a sequence number a window has counted
+    # in (next_seq) is always aggregated or queued by the time it looks.
     st.in_hook = True
     try:
+        seq = st.next_seq
+        st.ring[seq % st.ring_size] = (
+            seq, (gen, st.t_start, dur, collected, uncollectable, get_ident(), cpy,
+                  st.pending_site))
+        st.pending_site = None
+        st.next_seq = seq + 1
         if st.copying:
             st.deferred.append((seq, slot, dur, collected, uncollectable, bucket))
         else:
@@ -241,8 +243,8 @@ def _drain() -> None:
 def _aggregate(seq: int, slot: int, dur: int, collected: int, uncollectable: int,
                bucket: int) -> None:
     for w in _st.active:
-        if seq < w.first_seq:
-            continue  # queued before this window opened
+        if seq < w.first_seq or (w.end_seq != _OPEN and seq >= w.end_seq):
+            continue  # queued before this window opened, or after it closed
         if slot >= 0:
             w.slots[slot].add(dur, collected, uncollectable, bucket)
         w.slots[3].add(dur, collected, uncollectable, bucket)
@@ -379,22 +381,41 @@ def _end_seq(w: _Window) -> int:
     return _st.next_seq if w.end_seq == _OPEN else w.end_seq
 
 
-def _snapshot(w: _Window) -> tuple[Any, ...]:
-    # Copy under `copying` so the copy is whole (the C twin copies its window
-    # before allocating anything): collections that the copy's own allocations
-    # (or other threads) run meanwhile queue their updates, applied after.
-    # One snapshot at a time; the GC callback never takes this lock.
-    st = _st
-    with _snapshot_lock:
-        _drain()
-        st.copying = True
+def _settle() -> None:
+    """With `copying` set: wait for the callback in progress on another thread (if
+    any), then apply the queued updates."""
+    while _st.in_hook:
+        _sleep(0)
+    _drain()
+
+
+class _Quiet:
+    """Hold the windows still: while inside, callbacks queue their aggregate
+    updates instead of applying them (the in_hook/copying handshake), and the
+    queue is applied on the way in and out.  One holder at a time; the GC
+    callback never takes the lock.  The queue so has one consumer at a time: a
+    callback drains it only while nothing holds it, a holder only after the
+    callback in progress has finished."""
+
+    def __enter__(self) -> None:
+        _snapshot_lock.acquire()
+        _st.copying = True
+        _settle()
+
+    def __exit__(self, *exc: object) -> None:
         try:
-            while st.in_hook:  # a callback on another thread is mid-update
-                _sleep(0)
-            return _snapshot_unlocked(w)
+            _settle()
         finally:
-            st.copying = False
-            _drain()
+            _st.copying = False
+            _snapshot_lock.release()
+
+
+def _snapshot(w: _Window) -> tuple[Any, ...]:
+    # Copy while quiet so the copy is whole (the C twin copies its window before
+    # allocating anything): collections that the copy's own allocations (or other
+    # threads) run meanwhile queue their updates, applied after.
+    with _Quiet():
+        return _snapshot_unlocked(w)
 
 
 def _snapshot_unlocked(w: _Window) -> tuple[Any, ...]:
@@ -437,37 +458,36 @@ def start(ring_size: int, sites: bool = False) -> None:
     st = _st
     size = _parse_ring_size(ring_size)
     want_sites = _parse_sites(sites)
-    if st.explicit_on:
-        if want_sites:
-            st.sites_explicit = True
-        if size != st.ring_size:
-            raise ValueError(f"already recording with ring_size={st.ring_size}; "
-                             f"stop() first to use ring_size={size}")
-        return
-    if st.global_w is None:
-        st.global_w = _Window(0)
-    st.active.append(st.global_w)
-    try:
+    with _snapshot_lock:
+        if st.explicit_on:
+            if want_sites:
+                st.sites_explicit = True
+            if size != st.ring_size:
+                raise ValueError(f"already recording with ring_size={st.ring_size}; "
+                                 f"stop() first to use ring_size={size}")
+            return
         _acquire(size, True)
-    except BaseException:
-        st.active.remove(st.global_w)
-        raise
-    st.global_w.restart()
-    st.explicit_on = True
-    st.sites_explicit = want_sites
+        if st.global_w is None:
+            st.global_w = _Window(0)
+        with _Quiet():
+            st.global_w.restart()
+            st.active.append(st.global_w)
+        st.explicit_on = True
+        st.sites_explicit = want_sites
 
 
 def stop() -> None:
     st = _st
-    if st.explicit_on:
-        assert st.global_w is not None
-        with _snapshot_lock:
-            _drain()  # queued collections that finished before stop()
-            st.explicit_on = False
-            st.sites_explicit = False
-            st.global_w.close()
-            st.active.remove(st.global_w)
-        _release_if_unused()
+    with _snapshot_lock:
+        if st.explicit_on:
+            assert st.global_w is not None
+            with _Quiet():
+                st.explicit_on = False
+                st.sites_explicit = False
+                st.global_w.close()
+                _settle()  # collections numbered before the close, see close_window()
+                st.active.remove(st.global_w)
+            _release_if_unused()
 
 
 def is_recording() -> bool:
@@ -477,10 +497,11 @@ def is_recording() -> bool:
 def reset() -> None:
     w = _st.global_w
     if w is not None:
-        w.restart()
-        if not _st.explicit_on:
-            w.close()
-            w.end_ns = w.origin_ns
+        with _Quiet():
+            w.restart()
+            if not _st.explicit_on:
+                w.close()
+                w.end_ns = w.origin_ns
 
 
 def total_pause_ns() -> int:
@@ -508,18 +529,19 @@ def open_window(ring_size: int, sites: bool = False) -> int:
     st = _st
     size = _parse_ring_size(ring_size)
     want_sites = _parse_sites(sites)
-    st.next_window_id += 1
-    w = _Window(st.next_window_id)
-    st.active.append(w)
-    try:
+    # The lock makes the bookkeeping (ids, user counts, installing the hooks)
+    # atomic between threads, as one C call is.
+    with _snapshot_lock:
         _acquire(size, False)
-    except BaseException:
-        st.active.remove(w)
-        raise
-    st.implicit_users += 1
-    w.sites = want_sites
-    st.sites_windows += want_sites
-    w.restart()
+        st.next_window_id += 1
+        w = _Window(st.next_window_id)
+        st.implicit_users += 1
+        w.sites = want_sites
+        st.sites_windows += want_sites
+        with _Quiet():
+            # Collections from first_seq on queue their updates until w is active.
+            w.restart()
+            st.active.append(w)
     return w.id
 
 
@@ -533,19 +555,26 @@ def _window(wid: int) -> _Window:
 
 
 def window_snapshot(wid: int, /) -> tuple[Any, ...]:
-    return _snapshot(_window(wid))
+    # Under the lock: another thread's close_window() may be editing `active`,
+    # and iterating a list while an earlier item is removed skips one.
+    with _snapshot_lock:
+        return _snapshot(_window(wid))
 
 
 def close_window(wid: int, /) -> tuple[tuple[Any, ...], list[RawRecord]]:
     st = _st
-    w = _window(wid)
     with _snapshot_lock:
-        _drain()  # queued collections that finished inside this window
-        w.close()
-        st.active.remove(w)
-    st.implicit_users -= 1
-    st.sites_windows -= w.sites
-    _release_if_unused()
+        w = _window(wid)
+        with _Quiet():
+            w.close()
+            # A callback that took a sequence number below end_seq has finished or
+            # queued its update once in_hook drops: apply the queue while w is still
+            # active (entries from end_seq on skip it).
+            _settle()
+            st.active.remove(w)
+        st.implicit_users -= 1
+        st.sites_windows -= w.sites
+        _release_if_unused()
     return _snapshot(w), _records(w.first_seq, w.end_seq)
 
 
