@@ -313,8 +313,28 @@ s = gcpause.stats()
 assert s.count == 1, s
 r = gcpause.records()
 assert len(r) == 1 and r[0].generation == 0 and r[0].duration_ns > 0, r
+# The arm64 counter (cntvct_el0): calibrates, and mapped times stay on time.monotonic_ns().
+import time
+from gcpause import _core
+assert _core.clock_info()["source"] == "cntvct", _core.clock_info()
+gcpause.start()
+try:
+    deadline = time.monotonic() + 30
+    n = 0
+    while (not _core.clock_info()["calibrated"] or n < 20) and time.monotonic() < deadline:
+        t0 = time.monotonic_ns(); gc.collect(0); t1 = time.monotonic_ns()
+        p = gcpause.records()[-1]
+        assert t0 <= p.start_ns and p.start_ns + p.duration_ns <= t1, (t0, t1, p)
+        n += 1
+        time.sleep(0.0005)
+finally:
+    gcpause.stop()
+ci, ir = _core.clock_info(), _core.info_reads()
+assert ci["calibrated"] and ci["recalibrations"] == 0, ci
+assert ir["layout_learned"] and ir["slow"] == 0, ir
 print("smoke ok", platform.python_version(), platform.machine(), gcpause.IMPLEMENTATION,
-      "count=%d total_ns=%d" % (s.count, s.total_ns))
+      "count=%d total_ns=%d ns_per_tick=%.3f windows=%d" % (s.count, s.total_ns,
+                                                           ci["ns_per_tick"], n))
 '
 arm_one() {  # $1 = X.Y
     local mm=$1 key=aarch64-$1 cp=cp${1/./} venv=/v${1/./} raw tgt out
