@@ -1,6 +1,6 @@
 /* Cost of one read of each clock the C recorder could use (csrc/clock.h).
  *
- *     gcc -O2 benchmarks/clock_cost.c -o /tmp/clock_cost && /tmp/clock_cost
+ *     gcc -O2 benchmarks/clock_cost.c -o clock_cost && ./clock_cost
  *
  * Prints ns per read, best of 5 runs of 10 M back-to-back reads each.
  */

@@ -4,18 +4,18 @@
  *
  * Mapping: ns(t) = a_ns + (t - a_ticks) * ns_per_tick, from the newest
  * anchor a, a (ticks, CLOCK_MONOTONIC) pair read back to back.
- *   - Calibration: at install the clock is not ticking and the hot path
- *     reads CLOCK_MONOTONIC directly; the first stop phase at least
- *     GCP_TC_CALIB_NS after the install anchor computes the rate and
- *     switches to ticks.  No spinning, no cost at import or start().
- *   - Refresh: in a stop phase whose anchor is older than refresh_ticks
- *     (see below; at most GCP_TC_REFRESH_MAX_NS), a new anchor is read before the stamps are
- *     converted, and the rate is re-measured over the interval since the
- *     previous anchor.  refresh_ticks is twice that interval, capped, so
- *     anchors thin out to one per 50 ms under load (about 150 ns each).
- *     The rate so follows NTP slewing of CLOCK_MONOTONIC, and a mapped time
- *     is off by at most (rate error x anchor age): the rate error is about
- *     20 ns / interval (one anchor read's uncertainty), so that is ~40 ns.
+ *   - Calibration: from import (and after recalibrate()) the clock is not
+ *     ticking and the hot path reads CLOCK_MONOTONIC directly; the first
+ *     stop phase at least GCP_TC_CALIB_NS after that anchor computes the
+ *     rate and switches to ticks.  No spinning, no cost at import or start().
+ *   - Refresh: in a stop phase whose anchor is older than refresh_ticks, a
+ *     new anchor is read before the stamps are converted, and the rate is
+ *     re-measured over the interval since the previous anchor.
+ *     refresh_ticks is twice that interval, capped at GCP_TC_REFRESH_MAX_NS,
+ *     so under load anchors thin out to one per 50 ms (about 150 ns each).
+ *     The rate so follows NTP slewing of CLOCK_MONOTONIC; a mapped time is
+ *     off by the rate error times the anchor's age, which clock_error_ns()
+ *     measures (bench_overhead.py: -21..-3 ns, 1st..99th percentile, here).
  *   - Sanity: a re-measured rate more than GCP_TC_MAX_SKEW away from the
  *     current one (counter reset or jump, e.g. a VM snapshot restored on
  *     another host), or ticks going backwards, is not trusted: the stamps
