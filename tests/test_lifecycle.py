@@ -72,7 +72,11 @@ def test_multiprocessing_child_records_on_its_own(tag: str, method: str) -> None
 
 @pytest.mark.parametrize("tag", TAGS)
 def test_subinterpreters_keep_their_own_state(tag: str, tmp_path: Path) -> None:
-    res = run_script("lifecycle_subinterp.py", tag, str(tmp_path), dev=True, timeout=180)
+    # Not -X dev on 3.12: its debug allocator hooks crash CPython 3.12.1 itself when two
+    # own-GIL sub-interpreters allocate at once (9 of 100 runs of a script without gcpause;
+    # 0 of 100 without -X dev), and the parallel part is the point of this test there.
+    dev = sys.version_info[:2] != (3, 12)
+    res = run_script("lifecycle_subinterp.py", tag, str(tmp_path), dev=dev, timeout=180)
     subs = res["subs"]
     for name, sub in subs.items():
         assert "error" not in sub, f"{name}: {sub['error']}"
