@@ -1223,8 +1223,8 @@ core_clock_error_ns(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
     gcp_state *st = get_state(module);
     gcp_tickclock_t *tc = &st->clk;
-    uint64_t t0, t1;
-    int64_t ns, mapped;
+    uint64_t t;
+    int64_t ns;
     if (st->pending) {
         Py_RETURN_NONE;
     }
@@ -1236,11 +1236,8 @@ core_clock_error_ns(PyObject *module, PyObject *Py_UNUSED(ignored))
         tc_after_stop(tc, 1, 0);
         Py_RETURN_NONE;
     }
-    t0 = gcp_ticks_raw();
-    ns = gcp_clock_ns();
-    t1 = gcp_ticks_raw();
-    mapped = tc_to_ns(tc, t0 + (t1 - t0) / 2);
-    return PyLong_FromLongLong(mapped - ns);
+    tc_pair(&t, &ns);        /* the same back-to-back read as an anchor */
+    return PyLong_FromLongLong(tc_to_ns(tc, t) - ns);
 }
 
 /* info_reads() -> dict: how the callback read the stop dicts (infolayout.h). */

@@ -128,11 +128,18 @@ tc_rate(uint64_t t0, int64_t n0, uint64_t t1, int64_t n1)
     return (double)(n1 - n0) / (double)dt;
 }
 
+/* Adopt the anchor (t, ns) and the rate r measured up to it from the
+ * previous anchor; the next refresh is due after twice that interval. */
 static inline void
-tc_set_refresh(gcp_tickclock_t *tc, uint64_t interval)
+tc_anchor(gcp_tickclock_t *tc, uint64_t t, int64_t ns, double r)
 {
-    double cap = (double)GCP_TC_REFRESH_MAX_NS / tc->ns_per_tick;
-    tc->refresh_ticks = (double)interval < cap ? interval : (uint64_t)cap;
+    double cap, interval = (double)(2 * (t - tc->a_ticks));
+    tc_set_rate(tc, r);
+    cap = (double)GCP_TC_REFRESH_MAX_NS / r;
+    tc->refresh_ticks = (uint64_t)(interval < cap ? interval : cap);
+    tc->a_ticks = t;
+    tc->a_ns = ns;
+    tc->refreshes++;
 }
 
 /* Ticking, in a stop phase before conversion: re-anchor if stale.  Returns
@@ -155,11 +162,7 @@ tc_maybe_refresh(gcp_tickclock_t *tc, uint64_t t_stop)
     if (!(fabs(r - tc->ns_per_tick) <= tc->ns_per_tick * GCP_TC_MAX_SKEW)) {
         return 1;
     }
-    tc_set_refresh(tc, 2 * (t - tc->a_ticks));
-    tc_set_rate(tc, r);
-    tc->a_ticks = t;
-    tc->a_ns = ns;
-    tc->refreshes++;
+    tc_anchor(tc, t, ns, r);
     return 0;
 }
 
@@ -213,11 +216,7 @@ tc_after_stop(gcp_tickclock_t *tc, int failed, uint64_t t_stop)
         tc_pair(&t, &ns);
         r = tc_rate(tc->a_ticks, tc->a_ns, t, ns);
         if (r > 0.0 && r < 1e6) {
-            tc_set_rate(tc, r);
-            tc_set_refresh(tc, 2 * (t - tc->a_ticks));
-            tc->a_ticks = t;
-            tc->a_ns = ns;
-            tc->refreshes++;
+            tc_anchor(tc, t, ns, r);
             tc->ticking = 1;
         }
         else {

@@ -29,7 +29,7 @@ EXCLUDED = {
 EXPECTED_HOT = {"hook_call", "record_stop", "read_info", "key_is", "value_int",
                 "info_int", "agg_add", "placement_ok", "is_ours", "hist_index",
                 "gcp_bit_length", "gcp_clock_ns", "gcp_ticks_raw", "tc_now",
-                "tc_maybe_refresh", "tc_pair", "tc_rate", "tc_set_refresh", "tc_to_ns",
+                "tc_maybe_refresh", "tc_pair", "tc_rate", "tc_anchor", "tc_to_ns",
                 "tc_span_ns", "tc_after_stop", "tc_begin", "tc_scale", "il_read",
                 "il_shape_ok", "il_prefix_ok"}
 
