@@ -15,7 +15,7 @@
  *     so under load anchors thin out to one per 50 ms (about 150 ns each).
  *     The rate so follows NTP slewing of CLOCK_MONOTONIC; a mapped time is
  *     off by the rate error times the anchor's age, which clock_error_ns()
- *     measures (bench_overhead.py: 1st..99th percentile within -30..+5 ns
+ *     measures (bench_overhead.py: 1st..99th percentile within -7..+5 ns
  *     here).
  *   - Sanity: a re-measured rate more than GCP_TC_MAX_SKEW away from the
  *     current one (counter reset or jump, e.g. a VM snapshot restored on
