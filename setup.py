@@ -69,8 +69,8 @@ if not _flag("GCPAUSE_NO_EXTENSIONS"):
         Extension(
             "gcpause._core",
             sources=["csrc/module.c"],
-            depends=["csrc/clock.h", "csrc/hist.h", "csrc/infolayout.h", "csrc/state.h",
-                     "csrc/tickclock.h"],
+            depends=["csrc/clock.h", "csrc/compiler.h", "csrc/hist.h", "csrc/infolayout.h",
+                     "csrc/state.h", "csrc/threadid.h", "csrc/tickclock.h"],
             extra_compile_args=_compile_args(),
             extra_link_args=_link_args(),
         )

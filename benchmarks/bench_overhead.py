@@ -1,8 +1,9 @@
 """Added cost per collection of gcpause's recorders, against the floor every hook pays.
 
 Each variant times N ``gc.collect(0)`` calls on an empty young generation with
-GC disabled; variants are interleaved in every round, and each result is the
-median over rounds of (variant - same-round baseline without any callback).
+GC disabled; variants are interleaved in every round, in an order rotated by
+one each round, and each result is the median over rounds of (variant -
+same-round baseline without any callback).
 The floor is ``operator.is_``, a do-nothing C callable: what any entry in
 ``gc.callbacks`` costs (CPython builds two info dicts and calls it twice).
 
@@ -71,8 +72,14 @@ def measure(n: int, rounds: int) -> dict[str, Any]:
     gc.collect()
     gc.disable()
     try:
-        for _ in range(rounds):
-            for name, (setup, teardown) in variants.items():
+        names = list(variants)
+        for r in range(rounds):
+            # Rotate the order every round, so that no variant always runs
+            # right after the same one (the pure recorder, say, leaves caches
+            # and branch predictors in another state than the floor does).
+            k = r % len(names)
+            for name in names[k:] + names[:k]:
+                setup, teardown = variants[name]
                 setup()
                 t0 = time.perf_counter_ns()
                 for _ in range(n):

@@ -11,10 +11,14 @@
  * callable costs every collection (a phase str per call on 3.9-3.11), so the
  * single-callable layout is used whenever it is as precise as the pair.
  *
- * Invariants of the hot path (hook_call and what it calls, except the rare
- * placement repair): no Python object is created, no exception is left set,
- * no lock is taken, nothing can block; anomalies are counted in state->anom
- * and reported by snapshot().
+ * Invariants of the hot path (hook_vectorcall and what it calls, except the
+ * rare placement repair and opt-in site capture): no Python object is
+ * created, no exception is left set, no lock is taken, nothing can block;
+ * anomalies are counted in state->anom and reported by snapshot().
+ * tests/test_c_lint.py checks this.  Rare branches live in GCP_COLD
+ * functions (compiler.h) so that the common path stays short: at 3.14's
+ * speed the two counter reads are two thirds of what a collection costs
+ * us (benchmarks/README.md).
  *
  * This file is long because the recorder, its windows and the module
  * definition share one translation unit so that everything but PyInit__core
@@ -23,9 +27,6 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
-#ifndef _WIN32
-#  include <pthread.h>
-#endif
 
 #if PY_VERSION_HEX < 0x030C0000
 #  include "structmember.h"    /* T_PYSSIZET, READONLY */
@@ -184,7 +185,7 @@ info_int(PyObject *info, PyObject *key, int64_t *out)
     return 0;
 }
 
-static void
+static GCP_INLINE void
 agg_add(gcp_agg_t *a, int64_t dur, int64_t collected, int64_t uncollectable,
         int bucket)
 {
@@ -202,17 +203,38 @@ agg_add(gcp_agg_t *a, int64_t dur, int64_t collected, int64_t uncollectable,
  * str caches (CPython hashes a key when it enters a dict) with that of our
  * interned copy: one load, no call; with per-process hash randomisation a
  * different key with the same hash and length is not a practical concern. */
+static GCP_INLINE int
+str_key_is(PyObject *key, Py_hash_t h, Py_ssize_t n)
+{
+    return ((PyASCIIObject *)key)->hash == h && PyUnicode_GET_LENGTH(key) == n;
+}
+
+/* The same for a key that may be any object. */
 static inline int
 key_is(PyObject *key, Py_hash_t h, Py_ssize_t n)
 {
-    return PyUnicode_CheckExact(key) && ((PyASCIIObject *)key)->hash == h
-           && PyUnicode_GET_LENGTH(key) == n;
+    return PyUnicode_CheckExact(key) && str_key_is(key, h, n);
 }
 
-static inline int
+/* value_int()'s general case: a big or non-compact int (never in
+ * CPython's info, which holds small counts). */
+static GCP_COLD int
+value_int_slow(PyObject *v, int64_t *out)
+{
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    *out = (int64_t)x;
+    return 0;
+}
+
+/* An exact int's value into *out: 0, or -1 (no exception set) if v is not
+ * an exact int or does not fit. */
+static GCP_INLINE int
 value_int(PyObject *v, int64_t *out)
 {
-    long long x;
     if (!PyLong_CheckExact(v)) {
         return -1;
     }
@@ -232,36 +254,35 @@ value_int(PyObject *v, int64_t *out)
         return 0;
     }
 #endif
-    x = PyLong_AsLongLong(v);
-    if (x == -1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return -1;
-    }
-    *out = (int64_t)x;
-    return 0;
+    return value_int_slow(v, out);
 }
 
-/* Read generation, collected, uncollectable (and on 3.15+ duration) from
- * the stop info.  Fast path: the learned layout (infolayout.h) gives the
- * entries without a call.  Else PyDict_Next, which returns them in
- * insertion order without hashing.  Either way the keys are checked, and
- * any other dict falls back to lookups with interned keys.  Returns 0, or
- * -1 if something was missing or malformed (no exception set). */
-static int
-read_info(gcp_state *st, PyObject *info, int64_t *gen, int64_t *collected,
-          int64_t *uncollectable, int64_t *cpy)
+/* CPython 3.15+'s "duration" (float seconds) as ns in *cpy, if d is one. */
+static inline void
+duration_ns(PyObject *d, int64_t *cpy)
+{
+    if (d != NULL && PyFloat_Check(d)) {
+        double s = PyFloat_AS_DOUBLE(d);
+        if (s >= 0.0 && s < 1e9) {
+            *cpy = (int64_t)(s * 1e9 + 0.5);
+        }
+    }
+}
+
+/* read_info() for any dict: PyDict_Next, which returns entries in
+ * insertion order without hashing, and if the keys are not CPython's in
+ * CPython's order, lookups with interned keys.  Returns 0, or -1 if
+ * something was missing or malformed (no exception set). */
+static GCP_COLD int
+read_info_slow(gcp_state *st, PyObject *info, int64_t *gen,
+               int64_t *collected, int64_t *uncollectable, int64_t *cpy)
 {
     PyObject *k[GCP_INFO_ITEMS], *v[GCP_INFO_ITEMS];
-    Py_ssize_t pos = 0, n = GCP_INFO_ITEMS;
-    if (il_read(&st->layout, info, k, v)) {
-        st->info_fast++;
-    }
-    else {
-        st->info_slow++;
-        for (n = 0; n < GCP_INFO_ITEMS; n++) {
-            if (!PyDict_Next(info, &pos, &k[n], &v[n])) {
-                break;
-            }
+    Py_ssize_t pos = 0, n;
+    st->info_slow++;
+    for (n = 0; n < GCP_INFO_ITEMS; n++) {
+        if (!PyDict_Next(info, &pos, &k[n], &v[n])) {
+            break;
         }
     }
     if (n >= 3 && key_is(k[0], st->hash_generation, 10)
@@ -282,25 +303,17 @@ read_info(gcp_state *st, PyObject *info, int64_t *gen, int64_t *collected,
         }
     }
 #if PY_VERSION_HEX >= 0x030F0000
-    {
-        /* CPython 3.15+: "duration" in float seconds, the fifth key (after
-         * "candidates") in CPython's layout, else looked up. */
-        PyObject *d;
-        if (n == 5 && key_is(k[4], st->hash_duration, 8)) {
-            d = v[4];
+    /* "duration" is the fifth key (after "candidates") in CPython's
+     * layout, else looked up. */
+    if (n == 5 && key_is(k[4], st->hash_duration, 8)) {
+        duration_ns(v[4], cpy);
+    }
+    else {
+        PyObject *d = PyDict_GetItemWithError(info, st->key_duration);
+        if (d == NULL && PyErr_Occurred()) {
+            PyErr_Clear();
         }
-        else {
-            d = PyDict_GetItemWithError(info, st->key_duration);
-            if (d == NULL && PyErr_Occurred()) {
-                PyErr_Clear();
-            }
-        }
-        if (d != NULL && PyFloat_Check(d)) {
-            double s = PyFloat_AS_DOUBLE(d);
-            if (s >= 0.0 && s < 1e9) {
-                *cpy = (int64_t)(s * 1e9 + 0.5);
-            }
-        }
+        duration_ns(d, cpy);
     }
 #else
     (void)cpy;
@@ -308,30 +321,47 @@ read_info(gcp_state *st, PyObject *info, int64_t *gen, int64_t *collected,
     return 0;
 }
 
+/* Read generation, collected, uncollectable (and on 3.15+ duration) from
+ * the stop info.  Hot path: the learned layout (infolayout.h) gives the
+ * entries without a call, and their keys and value types are checked;
+ * anything else is read by read_info_slow().  Returns 0, or -1 if
+ * something was missing or malformed (no exception set). */
+static GCP_INLINE int
+read_info(gcp_state *st, PyObject *info, int64_t *gen, int64_t *collected,
+          int64_t *uncollectable, int64_t *cpy)
+{
+    PyObject *k[GCP_INFO_ITEMS], *v[GCP_INFO_ITEMS];
+    if (il_read(&st->layout, info, k, v)
+        && str_key_is(k[0], st->hash_generation, 10)
+        && str_key_is(k[1], st->hash_collected, 9)
+        && str_key_is(k[2], st->hash_uncollectable, 13)
+#if PY_VERSION_HEX >= 0x030F0000
+        && str_key_is(k[4], st->hash_duration, 8)
+#endif
+        && value_int(v[0], gen) == 0 && value_int(v[1], collected) == 0
+        && value_int(v[2], uncollectable) == 0) {
+#if PY_VERSION_HEX >= 0x030F0000
+        duration_ns(v[4], cpy);
+#endif
+        st->info_fast++;
+        return 0;
+    }
+    return read_info_slow(st, info, gen, collected, uncollectable, cpy);
+}
+
 /* Store one finished collection.  t_stop was read first thing in the stop
  * phase.  Cannot fail: malformed info is counted and still recorded with the
  * fields it lacks set to -1 / 0. */
-static int
+static GCP_INLINE void
 record_stop(gcp_state *st, PyObject *info, uint64_t t_stop)
 {
     int64_t gen = -1, collected = 0, uncollectable = 0, cpy = -1;
     int64_t dur, start_ns;
-    int bad, bucket, slot, clk_failed = 0;
+    int bad, bucket, slot;
     Py_ssize_t i;
     gcp_record_t *r;
 
-    if (st->clk.ticking) {
-        clk_failed = tc_maybe_refresh(&st->clk, t_stop);
-        start_ns = tc_to_ns(&st->clk, st->t_start);
-        dur = tc_span_ns(&st->clk, st->t_start, t_stop);
-    }
-    else {
-        start_ns = (int64_t)st->t_start;
-        dur = (int64_t)(t_stop - st->t_start);
-        if (dur < 0) {
-            dur = 0;
-        }
-    }
+    tc_stop_times(&st->clk, st->t_start, t_stop, &start_ns, &dur);
     bad = read_info(st, info, &gen, &collected, &uncollectable, &cpy);
     slot = (gen >= 0 && gen <= 2) ? (int)gen : GCP_SLOT_OTHER;
     if (bad || slot == GCP_SLOT_OTHER) {
@@ -343,21 +373,17 @@ record_stop(gcp_state *st, PyObject *info, uint64_t t_stop)
     if (++st->ring_pos == st->ring_size) {
         st->ring_pos = 0;
     }
-    r->seq = st->next_seq++;
+    st->next_seq++;
     r->start_ns = start_ns;
     r->duration_ns = dur;
     r->collected = collected;
     r->uncollectable = uncollectable;
     r->cpython_duration_ns = cpy;
-#ifdef _WIN32
-    r->thread_id = PyThread_get_thread_ident();
-#else
-    /* What PyThread_get_thread_ident() returns on pthreads builds. */
-    r->thread_id = (unsigned long)pthread_self();
-#endif
+    r->thread_id = gcp_tid(&st->tid);
     r->generation = (int)gen;
-    /* Hand the pending site over to the record (NULL when sites are off). */
-    if (r->site_code != NULL || st->pending_code != NULL) {
+    /* Hand the pending site over to the record (NULL when sites are off),
+     * releasing the one an older record left in this slot. */
+    if (st->ring_sites) {
         Py_XSETREF(r->site_code, st->pending_code);
         st->pending_code = NULL;
         r->site_line = st->pending_line;
@@ -368,7 +394,6 @@ record_stop(gcp_state *st, PyObject *info, uint64_t t_stop)
         agg_add(&st->active[i]->slot[slot], dur, collected, uncollectable,
                 bucket);
     }
-    return clk_failed;
 }
 
 /* Opt-in trigger attribution: remember the innermost Python frame's code
@@ -385,6 +410,7 @@ capture_site(gcp_state *st)
         return;
     }
     st->pending_code = (PyObject *)PyFrame_GetCode(f);   /* new reference */
+    st->ring_sites = 1;
     st->pending_line = PyFrame_GetLineNumber(f);
     if (st->pending_code == NULL) {
         PyErr_Clear();
@@ -470,85 +496,69 @@ fail:
     st->anom[GCP_ANOM_REPAIR_FAILED]++;
 }
 
-/* Called by the GC through gc.callbacks as hook(phase, info), twice per
- * collection, with the GIL held and no exception set.  `phase` is a new str
- * each call ("start" or "stop"); `info` is one dict per phase shared by all
- * callbacks.  Never raises, never returns NULL. */
-static PyObject *
-hook_call(gcp_state *st, PyObject *const *args, Py_ssize_t nargs, int which)
+/* The stop phase found the list not laid out as placement_ok() wants:
+ * repair it, unless something keeps undoing our layout (e.g. a second
+ * recorder that wants the same places): after GCP_REPAIR_STREAK
+ * back-to-back repairs, wait 2, 4, 8, ... collections between attempts. */
+static GCP_COLD void
+placement_check(gcp_state *st, PyObject *self)
 {
-    PyObject *self, *info;
+    uint64_t seq = st->next_seq;
+    if (seq < st->repair_allowed_seq) {
+        return;
+    }
+    if (seq - st->last_repair_seq <= st->repair_backoff + 1) {
+        st->repair_streak++;
+    }
+    else {
+        st->repair_streak = 1;
+    }
+    st->repair_backoff =
+        st->repair_streak <= GCP_REPAIR_STREAK ? 1
+        : st->repair_streak - GCP_REPAIR_STREAK >= 10
+            ? GCP_REPAIR_BACKOFF_MAX
+            : (uint64_t)1 << (st->repair_streak - GCP_REPAIR_STREAK);
+    st->last_repair_seq = seq;
+    st->repair_allowed_seq = seq + st->repair_backoff;
+    placement_repair(st, self);
+}
 
-    if (!st->installed) {
-        Py_RETURN_NONE;
+/* A start phase that does anything but stamp the time. */
+static GCP_COLD void
+start_unusual(gcp_state *st, PyObject *info)
+{
+    if (st->pending && (const void *)info != st->start_info) {
+        st->anom[GCP_ANOM_UNPAIRED_START]++;
     }
-    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1])) {
-        st->anom[GCP_ANOM_BAD_INFO]++;
-        Py_RETURN_NONE;
-    }
-    self = st->hooks[which];
-    info = args[1];
-
-    if (PyUnicode_GET_LENGTH(args[0]) == 5) {            /* "start" */
-        /* In the [H, ..., P] layout both take the start time and P, last,
-         * overwrites H's: cheaper than finding out which one we are. */
-        if (st->pending && (const void *)info != st->start_info) {
-            st->anom[GCP_ANOM_UNPAIRED_START]++;
-        }
-        st->pending = 1;
-        st->start_info = info;
-        st->stop_info = NULL;
-        if (st->sites_explicit || st->sites_windows) {
-            capture_site(st);
-        }
-        st->t_start = tc_now(&st->clk);                   /* last */
-        Py_RETURN_NONE;
-    }
-    else {                                                /* "stop" */
-        uint64_t t_stop = tc_now(&st->clk);               /* first */
-        int clk_failed;
-        if (!st->pending) {
-            if ((const void *)info != st->stop_info) {
-                st->anom[GCP_ANOM_UNPAIRED_STOP]++;
-            }
-            Py_RETURN_NONE;
-        }
-        st->pending = 0;
-        st->stop_info = info;
-        clk_failed = record_stop(st, info, t_stop);
-        if (!st->clk.ticking || clk_failed || st->clk.recal_requested) {
-            tc_after_stop(&st->clk, clk_failed, t_stop);
-        }
-        if (!placement_ok(st, self)) {
-            uint64_t seq = st->next_seq;
-            if (seq >= st->repair_allowed_seq) {
-                /* Back off when something keeps undoing our layout (e.g. a
-                 * second recorder that wants the same places): after
-                 * GCP_REPAIR_STREAK back-to-back repairs, wait 2, 4, 8, ...
-                 * collections between attempts. */
-                if (seq - st->last_repair_seq <= st->repair_backoff + 1) {
-                    st->repair_streak++;
-                }
-                else {
-                    st->repair_streak = 1;
-                }
-                st->repair_backoff =
-                    st->repair_streak <= GCP_REPAIR_STREAK ? 1
-                    : st->repair_streak - GCP_REPAIR_STREAK >= 10
-                        ? GCP_REPAIR_BACKOFF_MAX
-                        : (uint64_t)1 << (st->repair_streak - GCP_REPAIR_STREAK);
-                st->last_repair_seq = seq;
-                st->repair_allowed_seq = seq + st->repair_backoff;
-                placement_repair(st, self);
-            }
-        }
-        Py_RETURN_NONE;
+    if (st->sites_explicit || st->sites_windows) {
+        capture_site(st);
     }
 }
 
+/* The stop phase of hook_vectorcall(), out of line so that the start
+ * phase needs no stack frame; t_stop was read first thing in the phase. */
+static GCP_NOINLINE PyObject *
+hook_stop(gcp_state *st, PyObject *info, int which, uint64_t t_stop)
+{
+    PyObject *self = st->hooks[which];
+    if (!st->pending) {
+        if ((const void *)info != st->stop_info) {
+            st->anom[GCP_ANOM_UNPAIRED_STOP]++;
+        }
+        Py_RETURN_NONE;
+    }
+    st->pending = 0;
+    st->stop_info = info;
+    record_stop(st, info, t_stop);
+    if (!placement_ok(st, self)) {
+        placement_check(st, self);
+    }
+    Py_RETURN_NONE;
+}
+
 /* The callables placed in gc.callbacks: a small type whose instances are
- * called through vectorcall, straight into hook_call with the state pointer
- * they carry (no argument parsing, no module-state lookup per call). */
+ * called through vectorcall, straight into hook_vectorcall with the state
+ * pointer they carry (no argument parsing, no module-state lookup). */
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
@@ -557,19 +567,42 @@ typedef struct {
     int which;                   /* 0 or 1: index in st->hooks */
 } HookObject;
 
+/* Called by the GC through gc.callbacks as hook(phase, info), twice per
+ * collection, with the GIL held and no exception set.  `phase` is a new str
+ * each call ("start" or "stop"); `info` is one dict per phase shared by all
+ * callbacks.  Never raises, never returns NULL. */
 static PyObject *
 hook_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
                 PyObject *kwnames)
 {
     HookObject *h = (HookObject *)callable;
-    if (h->st == NULL) {
+    gcp_state *st = h->st;
+    PyObject *info;
+
+    if (st == NULL || !st->installed) {
         Py_RETURN_NONE;
     }
-    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0) {
-        h->st->anom[GCP_ANOM_BAD_INFO]++;
+    if (PyVectorcall_NARGS(nargsf) != 2
+        || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)
+        || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1])) {
+        st->anom[GCP_ANOM_BAD_INFO]++;
         Py_RETURN_NONE;
     }
-    return hook_call(h->st, args, PyVectorcall_NARGS(nargsf), h->which);
+    info = args[1];
+
+    if (PyUnicode_GET_LENGTH(args[0]) == 5) {            /* "start" */
+        /* In the [H, ..., P] layout both take the start time and P, last,
+         * overwrites H's: cheaper than finding out which one we are. */
+        if (st->pending | st->sites_explicit | (st->sites_windows != 0)) {
+            start_unusual(st, info);
+        }
+        st->pending = 1;
+        st->start_info = info;
+        st->stop_info = NULL;
+        st->t_start = tc_now(&st->clk);                   /* last */
+        Py_RETURN_NONE;
+    }
+    return hook_stop(st, info, h->which, tc_now(&st->clk));   /* "stop" */
 }
 
 static int
@@ -672,11 +705,14 @@ ring_clear(gcp_state *st)
 static int
 ring_alloc(gcp_state *st, Py_ssize_t size)
 {
-    gcp_record_t *ring = PyMem_Calloc((size_t)size, sizeof(gcp_record_t));
-    if (ring == NULL) {
+    /* One spare line to align the records to cache lines. */
+    void *mem = PyMem_Calloc((size_t)size * sizeof(gcp_record_t) + 63, 1);
+    gcp_record_t *ring;
+    if (mem == NULL) {
         PyErr_NoMemory();
         return -1;
     }
+    ring = (gcp_record_t *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
     if (st->ring != NULL) {
         /* Keep the newest records that fit (seq -> seq % size). */
         uint64_t lo = st->next_seq > (uint64_t)st->ring_size
@@ -691,8 +727,9 @@ ring_alloc(gcp_state *st, Py_ssize_t size)
             old->site_code = NULL;                  /* moved */
         }
         ring_clear(st);
-        PyMem_Free(st->ring);
+        PyMem_Free(st->ring_mem);
     }
+    st->ring_mem = mem;
     st->ring = ring;
     st->ring_size = size;
     st->ring_pos = (Py_ssize_t)(st->next_seq % (uint64_t)size);
@@ -1058,9 +1095,6 @@ ring_records(gcp_state *st, uint64_t first_seq, uint64_t end_seq)
         gcp_record_t r_copy = st->ring[s % (uint64_t)st->ring_size];
         const gcp_record_t *r = &r_copy;
         PyObject *cpy, *t, *site;
-        if (r->seq != s) {
-            continue;            /* overwritten since we started */
-        }
         if (r->site_code != NULL) {
             PyObject *code = r->site_code;
             Py_INCREF(code);      /* the slot may be overwritten meanwhile */
@@ -1259,7 +1293,7 @@ core_recalibrate(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
     gcp_state *st = get_state(module);
     if (st->pending) {
-        st->clk.recal_requested = 1;
+        tc_request_recalibration(&st->clk);
     }
     else {
         st->clk.recalibrations++;
@@ -1560,6 +1594,7 @@ core_exec(PyObject *module)
         || (st->hash_duration = PyObject_Hash(st->key_duration)) == -1) {
         goto fail;
     }
+    gcp_tid_init(&st->tid);
     if (PyModule_AddIntConstant(module, "HIST_SUB_BITS", GCP_HIST_SUB_BITS) < 0
         || PyModule_AddIntConstant(module, "HIST_MAX_BITS", GCP_HIST_MAX_BITS) < 0
         || PyModule_AddIntConstant(module, "HIST_BUCKETS", GCP_HIST_BUCKETS) < 0
@@ -1640,7 +1675,8 @@ core_free(void *module)
     window_free(st->global_w);
     st->global_w = NULL;
     ring_clear(st);
-    PyMem_Free(st->ring);
+    PyMem_Free(st->ring_mem);
+    st->ring_mem = NULL;
     st->ring = NULL;
 }
 

@@ -13,8 +13,10 @@
 #include <Python.h>
 #include <stdint.h>
 
+#include "compiler.h"
 #include "hist.h"
 #include "infolayout.h"
+#include "threadid.h"
 #include "tickclock.h"
 
 /* Slots of an aggregate: generations 0..2 as CPython reports them, then
@@ -57,8 +59,10 @@ typedef struct {
     gcp_agg_t slot[GCP_SLOTS];
 } gcp_window_t;
 
+/* One collection.  64 bytes on 64-bit builds and the ring is aligned to
+ * 64, so each record fills one cache line.  A record's sequence number is
+ * not stored: record s lives in slot s % ring_size (see ring_oldest()). */
 typedef struct {
-    uint64_t seq;
     int64_t start_ns;
     int64_t duration_ns;
     int64_t collected;
@@ -115,15 +119,19 @@ typedef struct {
     int64_t anom[GCP_ANOM_COUNT];
 
     gcp_tickclock_t clk;         /* the callback's clock (tickclock.h) */
+    gcp_threadid_t tid;          /* how to read the thread id (threadid.h) */
     gcp_infolayout_t layout;     /* CPython's stop dict (infolayout.h) */
     int64_t info_fast;           /* stop dicts read through `layout` */
     int64_t info_slow;           /* ... and through PyDict_Next / lookups */
 
     /* Record ring: one writer (the callback); seq counts every record. */
-    gcp_record_t *ring;          /* owned, PyMem; NULL until first install */
+    gcp_record_t *ring;          /* in ring_mem, aligned to 64; NULL until */
+    void *ring_mem;              /* first install; owned, PyMem */
     Py_ssize_t ring_size;
     Py_ssize_t ring_pos;         /* slot of the next record */
     uint64_t next_seq;
+    int ring_sites;              /* sites were captured: records may hold */
+                                 /* site references (never reset) */
 
     /* Windows.  global_w is owned; active[] holds borrowed pointers to the
      * windows the callback updates (global_w while explicit_on, and every

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "compiler.h"
 
 #define GCP_TC_CALIB_NS 1000000          /* 1 ms: first rate, error ~2e-5 */
 #define GCP_TC_REFRESH_MAX_NS 50000000   /* 50 ms between anchors at most */
@@ -49,6 +50,12 @@ typedef struct {
     uint64_t a_ticks;        /* newest anchor (while calibrating: the */
     int64_t a_ns;            /* install anchor the rate will start from) */
     uint64_t refresh_ticks;  /* re-anchor when a is this old */
+    /* The hot path's only check: a stop stamp fewer than fast_ticks after
+     * a_ticks is converted as is; anything else (not ticking, a request to
+     * recalibrate, a stale anchor, a counter gone backwards) takes
+     * tc_stop_slow().  Kept equal to refresh_ticks while ticking with no
+     * request pending, else 0, by tc_sync(). */
+    uint64_t fast_ticks;
     int64_t refreshes;       /* anchors taken since import */
     int64_t recalibrations;  /* rate checks that failed, plus requests */
 } gcp_tickclock_t;
@@ -83,6 +90,12 @@ tc_set_rate(gcp_tickclock_t *tc, double r)
     tc->mult = (uint64_t)(r * 4294967296.0 + 0.5);
 }
 
+static inline void
+tc_sync(gcp_tickclock_t *tc)
+{
+    tc->fast_ticks = tc->ticking && !tc->recal_requested ? tc->refresh_ticks : 0;
+}
+
 /* Start (or restart) calibration: the hot path reads CLOCK_MONOTONIC until
  * the first stop phase GCP_TC_CALIB_NS from now.  Must not be called while
  * a collection is pending (its start stamp would change source). */
@@ -91,9 +104,18 @@ tc_begin(gcp_tickclock_t *tc)
 {
     tc->ticking = 0;
     tc->recal_requested = 0;
+    tc_sync(tc);
     if (tc->usable) {
         tc_pair(&tc->a_ticks, &tc->a_ns);
     }
+}
+
+/* Recalibrate at the end of the collection in progress. */
+static inline void
+tc_request_recalibration(gcp_tickclock_t *tc)
+{
+    tc->recal_requested = 1;
+    tc_sync(tc);
 }
 
 static inline void
@@ -107,14 +129,21 @@ tc_init(gcp_tickclock_t *tc, int usable)
     tc_begin(tc);
 }
 
+/* CLOCK_MONOTONIC, out of line: while calibrating, or with no counter. */
+static GCP_COLD uint64_t
+tc_now_slow(void)
+{
+    return (uint64_t)gcp_clock_ns();
+}
+
 /* The hot-path read: ticks while ticking, else CLOCK_MONOTONIC ns. */
-static inline uint64_t
+static GCP_INLINE uint64_t
 tc_now(const gcp_tickclock_t *tc)
 {
-    if (tc->ticking) {
+    if (GCP_LIKELY(tc->ticking)) {
         return gcp_ticks_raw();
     }
-    return (uint64_t)gcp_clock_ns();
+    return tc_now_slow();
 }
 
 /* ns_per_tick from the anchor (t0, n0) to (t1, n1); 0.0 if unusable. */
@@ -140,6 +169,7 @@ tc_anchor(gcp_tickclock_t *tc, uint64_t t, int64_t ns, double r)
     tc->a_ticks = t;
     tc->a_ns = ns;
     tc->refreshes++;
+    tc_sync(tc);
 }
 
 /* Ticking, in a stop phase before conversion: re-anchor if stale.  Returns
@@ -216,12 +246,48 @@ tc_after_stop(gcp_tickclock_t *tc, int failed, uint64_t t_stop)
         tc_pair(&t, &ns);
         r = tc_rate(tc->a_ticks, tc->a_ns, t, ns);
         if (r > 0.0 && r < 1e6) {
-            tc_anchor(tc, t, ns, r);
             tc->ticking = 1;
+            tc_anchor(tc, t, ns, r);
         }
         else {
             tc_begin(tc);
         }
+    }
+}
+
+/* A stop phase's stamps, t0 from the start phase and t1 read first in the
+ * stop phase, as CLOCK_MONOTONIC start and duration in ns.  The hot path
+ * is one comparison and two multiplies; everything else is tc_stop_slow. */
+static GCP_COLD void
+tc_stop_slow(gcp_tickclock_t *tc, uint64_t t0, uint64_t t1, int64_t *start_ns,
+             int64_t *dur)
+{
+    int failed = 0;
+    if (tc->ticking) {
+        failed = tc_maybe_refresh(tc, t1);
+        *start_ns = tc_to_ns(tc, t0);
+        *dur = tc_span_ns(tc, t0, t1);
+    }
+    else {
+        /* Calibrating: both stamps are CLOCK_MONOTONIC ns. */
+        *start_ns = (int64_t)t0;
+        *dur = t1 > t0 ? (int64_t)(t1 - t0) : 0;
+    }
+    if (!tc->ticking || failed || tc->recal_requested) {
+        tc_after_stop(tc, failed, t1);
+    }
+}
+
+static GCP_INLINE void
+tc_stop_times(gcp_tickclock_t *tc, uint64_t t0, uint64_t t1, int64_t *start_ns,
+              int64_t *dur)
+{
+    if (GCP_LIKELY(t1 - tc->a_ticks < tc->fast_ticks)) {
+        *start_ns = tc_to_ns(tc, t0);
+        *dur = tc_span_ns(tc, t0, t1);
+    }
+    else {
+        tc_stop_slow(tc, t0, t1, start_ns, dur);
     }
 }
 

@@ -4,10 +4,10 @@ flow").
 
 The C sources are parsed just enough for this: comments, string and character literals
 are blanked, function definitions are found at brace depth 0 and their bodies taken by
-brace matching.  The hot path is hook_call, the wrappers that call it (what the GC invokes),
-plus every function defined in csrc/ that they call, transitively, except placement_repair (rare: only when the list layout was
-disturbed, with back-off) and capture_site (opt-in trigger attribution), which are
-documented as allowed to allocate.  A function this test expects but cannot find fails
+brace matching.  The hot path is hook_vectorcall (the vectorcall of the callables the GC
+invokes) plus every function defined in csrc/ that it calls, transitively, except
+placement_repair (rare: only when the list layout was disturbed, with back-off) and
+capture_site (opt-in trigger attribution), which are documented as allowed to allocate.  A function this test expects but cannot find fails
 it: a rename must update the test, not silently shrink it.
 """
 
@@ -19,19 +19,21 @@ from pathlib import Path
 import pytest
 
 CSRC = Path(__file__).resolve().parent.parent / "csrc"
-HOT_ROOT = "hook_call"
+HOT_ROOT = "hook_vectorcall"
 EXCLUDED = {
     "placement_repair": "runs only when gc.callbacks was reordered, with back-off; "
                         "may grow the list (module.c)",
     "capture_site": "opt-in (sites=True); PyEval_GetFrame may create a frame (module.c)",
 }
 # Functions the hot path is known to reach today; each must be found and checked.
-EXPECTED_HOT = {"hook_call", "record_stop", "read_info", "key_is", "value_int",
-                "info_int", "agg_add", "placement_ok", "is_ours", "hist_index",
-                "gcp_bit_length", "gcp_clock_ns", "gcp_ticks_raw", "tc_now",
-                "tc_maybe_refresh", "tc_pair", "tc_rate", "tc_anchor", "tc_to_ns",
-                "tc_span_ns", "tc_after_stop", "tc_begin", "tc_scale", "il_read",
-                "il_shape_ok", "il_prefix_ok"}
+EXPECTED_HOT = {"hook_vectorcall", "hook_stop", "start_unusual", "record_stop", "read_info",
+                "read_info_slow", "str_key_is", "key_is", "value_int", "value_int_slow",
+                "duration_ns", "info_int", "agg_add", "placement_ok", "placement_check",
+                "is_ours", "hist_index", "gcp_bit_length", "gcp_clock_ns", "gcp_ticks_raw",
+                "gcp_tid", "gcp_thread_pointer", "tc_now", "tc_now_slow", "tc_stop_times",
+                "tc_stop_slow", "tc_maybe_refresh", "tc_pair", "tc_rate", "tc_anchor",
+                "tc_sync", "tc_to_ns", "tc_span_ns", "tc_after_stop", "tc_begin", "tc_scale",
+                "tc_set_rate", "il_read", "il_shape_ok", "il_prefix_ok"}
 
 FORBIDDEN = {
     "allocation": [
@@ -158,15 +160,8 @@ def violations(body: str) -> list[str]:
     return found
 
 
-def entry_points(funcs: dict[str, str]) -> list[str]:
-    """hook_call and the functions that call it (the callable's vectorcall or
-    METH_FASTCALL wrappers): what the GC actually invokes."""
-    return [HOT_ROOT] + sorted(n for n, body in funcs.items()
-                               if n != HOT_ROOT and HOT_ROOT in calls(body))
-
-
 def hot_path(funcs: dict[str, str]) -> list[str]:
-    todo = [r for r in entry_points(funcs) if r in funcs]
+    todo = [HOT_ROOT] if HOT_ROOT in funcs else []
     seen: list[str] = []
     while todo:
         name = todo.pop()
@@ -200,15 +195,18 @@ def funcs() -> dict[str, str]:
 def test_hot_path_functions_are_all_found(funcs: dict[str, str]) -> None:
     for name in (HOT_ROOT, *EXCLUDED):
         assert name in funcs, f"expected C function {name}() not found in csrc/"
-    assert len(entry_points(funcs)) >= 2, "nothing in csrc/ calls hook_call()"
+    vc = re.search(r"->vectorcall\s*=\s*(\w+)\s*;", (CSRC / "module.c").read_text())
+    assert vc and vc.group(1) == HOT_ROOT, "the Hook type's vectorcall is not " + HOT_ROOT
     missing = EXPECTED_HOT - set(hot_path(funcs))
-    assert not missing, (f"hot-path functions not reached from hook_call (renamed or "
+    assert not missing, (f"hot-path functions not reached from {HOT_ROOT} (renamed or "
                          f"inlined? update EXPECTED_HOT): {sorted(missing)}")
 
 
 def test_excluded_paths_are_still_called_from_the_hot_path(funcs: dict[str, str]) -> None:
     # The exclusions are for these two call sites only; if they move, revisit the lint.
-    assert {"placement_repair", "capture_site"} <= calls(funcs["hook_call"])
+    assert "placement_repair" in calls(funcs["placement_check"])
+    assert "capture_site" in calls(funcs["start_unusual"])
+    assert {"placement_check", "start_unusual"} <= set(hot_path(funcs))
 
 
 def test_hot_path_does_not_allocate_raise_or_lock(funcs: dict[str, str]) -> None:
@@ -216,11 +214,14 @@ def test_hot_path_does_not_allocate_raise_or_lock(funcs: dict[str, str]) -> None
     assert not problems, f"forbidden calls on the GC callback's hot path: {problems}"
 
 
-def test_hook_call_returns_only_none(funcs: dict[str, str]) -> None:
-    # Never NULL (that would be an exception), never a new object: only Py_RETURN_NONE.
-    body = funcs["hook_call"]
-    assert "return" not in re.sub(r"Py_RETURN_NONE", "", body), \
-        "hook_call must leave only through Py_RETURN_NONE"
+def test_hook_returns_only_none(funcs: dict[str, str]) -> None:
+    # Never NULL (that would be an exception), never a new object: only Py_RETURN_NONE,
+    # or, for the stop phase, what hook_stop returns.
+    body = re.sub(r"Py_RETURN_NONE", "", funcs[HOT_ROOT])
+    assert re.findall(r"\breturn\b\s*(\w*)", body) == ["hook_stop"], \
+        f"{HOT_ROOT} must leave only through Py_RETURN_NONE or hook_stop()"
+    assert "return" not in re.sub(r"Py_RETURN_NONE", "", funcs["hook_stop"]), \
+        "hook_stop must leave only through Py_RETURN_NONE"
 
 
 # -- the checker itself -------------------------------------------------------------------
@@ -242,7 +243,7 @@ helper(int x)
 }
 
 static PyObject *
-hook_call(PyObject *m, PyObject *const *args, Py_ssize_t n, int which)
+hook_vectorcall(PyObject *m, PyObject *const *args, Py_ssize_t n, int which)
 {
     char c = '}';
     Py_BEGIN_ALLOW_THREADS
@@ -255,14 +256,14 @@ hook_call(PyObject *m, PyObject *const *args, Py_ssize_t n, int which)
 
 def test_checker_finds_functions_through_comments_strings_and_nested_braces() -> None:
     funcs = functions(SAMPLE)
-    assert set(funcs) == {"helper", "hook_call"}
+    assert set(funcs) == {"helper", "hook_vectorcall"}
     assert "PyErr_SetString" in funcs["helper"]
-    assert set(hot_path(funcs)) == {"hook_call", "helper"}
+    assert set(hot_path(funcs)) == {"hook_vectorcall", "helper"}
 
 
 def test_checker_flags_allocation_exception_and_lock() -> None:
     funcs = functions(SAMPLE)
-    v = violations(funcs["helper"]) + violations(funcs["hook_call"])
+    v = violations(funcs["helper"]) + violations(funcs["hook_vectorcall"])
     assert "allocation: PyLong_FromLong" in v
     assert "exception: PyErr_SetString" in v
     assert "lock: Py_BEGIN_ALLOW_THREADS" in v
