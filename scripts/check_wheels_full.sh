@@ -329,6 +329,20 @@ try:
         time.sleep(0.0005)
 finally:
     gcpause.stop()
+# Thread ids (read from tpidr_el0 on arm64 Linux, csrc/threadid.h) are get_ident()s.
+import threading
+ids = {}
+def collect_here():
+    gc.collect(0)
+    ids[threading.get_ident()] = gcpause.records()[-1].thread_id
+gcpause.start()
+try:
+    collect_here()
+    for _ in range(2):
+        th = threading.Thread(target=collect_here); th.start(); th.join()
+finally:
+    gcpause.stop()
+assert len(ids) == 3 and all(k == v for k, v in ids.items()), ids
 ci, ir = _core.clock_info(), _core.info_reads()
 assert ci["calibrated"] and ci["recalibrations"] == 0, ci
 assert ir["layout_learned"] and ir["slow"] == 0, ir
