@@ -147,3 +147,61 @@ def test_a_dict_changed_by_an_earlier_callback_is_still_read_right() -> None:
             if meddle in gc.callbacks:
                 gc.callbacks.remove(meddle)
     assert rec.generation == 1 and rec.uncollectable == 0
+
+
+CPYTHON_KEYS = ["generation", "collected", "uncollectable"] + (
+    ["candidates", "duration"] if PY315 else [])
+
+
+def _inserted(keys: list[str], values: list[Any]) -> dict[str, Any]:
+    # Built the way CPython builds the stop dict (an empty dict, then one insertion per
+    # key, in order), so its keys object has the learned layout.
+    d: dict[str, Any] = {}
+    for k, v in zip(keys, values):
+        d[k] = v
+    return d
+
+
+def _stop_with(info: dict[str, Any]) -> tuple[Any, int, int, int]:
+    """(record, fast reads, slow reads, bad_info anomalies) for one hand-fed collection."""
+    hook = _core.hooks()[0]
+    with gc_disabled():
+        gcpause.start()
+        try:
+            fast0, slow0 = reads()
+            hook("start", {"generation": 2, "collected": 0, "uncollectable": 0})
+            hook("stop", info)
+            fast, slow = reads()
+            rec = gcpause.records()[-1]
+            an = gcpause.stats().anomalies
+        finally:
+            gcpause.stop()
+    return rec, fast - fast0, slow - slow0, an["bad_info"]
+
+
+def test_a_dict_built_like_cpythons_takes_the_fast_path_only_with_its_keys() -> None:
+    extra = [0, 0.5] if PY315 else []
+    rec, fast, slow, bad = _stop_with(_inserted(CPYTHON_KEYS, [2, 7, 1] + extra))
+    assert (fast, slow, bad) == (1, 0, 0)
+    assert (rec.generation, rec.collected, rec.uncollectable) == (2, 7, 1)
+    # Same construction and layout, other keys: the key check sends it the long way.
+    rec, fast, slow, bad = _stop_with(_inserted(
+        ["gxxxxxxxxn", "cxxxxxxxd", "uxxxxxxxxxxxe"] + CPYTHON_KEYS[3:], [2, 7, 1] + extra))
+    assert (fast, slow, bad) == (0, 1, 1)
+    assert rec.generation == -1
+
+
+@pytest.mark.parametrize("collected", [2**40, -3, 2**30 + 5],
+                         ids=["two-digit", "negative", "just-past-one-digit"])
+def test_counts_that_are_not_small_ints_are_read_exactly(collected: int) -> None:
+    extra = [0, 0.5] if PY315 else []
+    rec, fast, slow, bad = _stop_with(_inserted(CPYTHON_KEYS, [1, collected, 0] + extra))
+    assert (fast, slow, bad) == (1, 0, 0)
+    assert (rec.generation, rec.collected, rec.uncollectable) == (1, collected, 0)
+
+
+def test_a_count_beyond_int64_is_an_anomaly() -> None:
+    extra = [0, 0.5] if PY315 else []
+    rec, fast, slow, bad = _stop_with(_inserted(CPYTHON_KEYS, [1, 2**70, 0] + extra))
+    assert (fast, slow, bad) == (0, 1, 1)
+    assert rec.generation == 1 and rec.collected == 0
