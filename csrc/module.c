@@ -257,6 +257,7 @@ value_int(PyObject *v, int64_t *out)
     return value_int_slow(v, out);
 }
 
+#if PY_VERSION_HEX >= 0x030F0000
 /* CPython 3.15+'s "duration" (float seconds) as ns in *cpy, if d is one. */
 static inline void
 duration_ns(PyObject *d, int64_t *cpy)
@@ -268,6 +269,7 @@ duration_ns(PyObject *d, int64_t *cpy)
         }
     }
 }
+#endif
 
 /* read_info() for any dict: PyDict_Next, which returns entries in
  * insertion order without hashing, and if the keys are not CPython's in

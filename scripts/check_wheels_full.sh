@@ -329,19 +329,29 @@ try:
         time.sleep(0.0005)
 finally:
     gcpause.stop()
-# Thread ids (read from tpidr_el0 on arm64 Linux, csrc/threadid.h) are get_ident()s.
+# Thread ids (read from tpidr_el0 on arm64 Linux, csrc/threadid.h) are get_ident()s,
+# from three threads alive at once (a finished thread's id may be reused).
 import threading
 ids = {}
+lock, meet = threading.Lock(), threading.Barrier(3)
 def collect_here():
-    gc.collect(0)
-    ids[threading.get_ident()] = gcpause.records()[-1].thread_id
+    meet.wait()
+    with lock:
+        gc.collect(0)
+        ids[threading.get_ident()] = gcpause.records()[-1].thread_id
+    meet.wait()
+gc.disable()
 gcpause.start()
 try:
+    workers = [threading.Thread(target=collect_here) for _ in range(2)]
+    for th in workers:
+        th.start()
     collect_here()
-    for _ in range(2):
-        th = threading.Thread(target=collect_here); th.start(); th.join()
+    for th in workers:
+        th.join()
 finally:
     gcpause.stop()
+    gc.enable()
 assert len(ids) == 3 and all(k == v for k, v in ids.items()), ids
 ci, ir = _core.clock_info(), _core.info_reads()
 assert ci["calibrated"] and ci["recalibrations"] == 0, ci
