@@ -330,7 +330,7 @@ try:
 finally:
     gcpause.stop()
 # Thread ids (read from tpidr_el0 on arm64 Linux, csrc/threadid.h) are get_ident()s,
-# from three threads alive at once (a finished thread's id may be reused).
+# from three threads alive at once (the id of a finished thread may be reused).
 import threading
 ids = {}
 lock, meet = threading.Lock(), threading.Barrier(3)
