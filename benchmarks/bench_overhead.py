@@ -41,19 +41,23 @@ def empty(phase: str, info: dict[str, Any]) -> None:
     pass
 
 
-def _variants() -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
+Variants = dict[str, tuple[Callable[[], None], Callable[[], None]]]
+
+
+def callbacks(*items: Any) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(setup, teardown) of a variant that leaves exactly `items` in gc.callbacks."""
+    return (lambda: gc.callbacks.__setitem__(slice(None), list(items)), gc.callbacks.clear)
+
+
+def _variants() -> Variants:
     """name -> (setup, teardown); setup leaves gc.callbacks as the variant needs."""
     import gcpause
     from gcpause import _pure
 
-    def cbs(*items: Any) -> tuple[Callable[[], None], Callable[[], None]]:
-        return (lambda: gc.callbacks.__setitem__(slice(None), list(items)),
-                gc.callbacks.clear)
-
-    v = {
-        "none": cbs(),
-        "floor: operator.is_": cbs(operator.is_),
-        "empty Python function": cbs(empty),
+    v: Variants = {
+        "none": callbacks(),
+        "floor: operator.is_": callbacks(operator.is_),
+        "empty Python function": callbacks(empty),
         "gcpause._pure": (lambda: _pure.start(4096), _pure.stop),
     }
     if gcpause.IMPLEMENTATION == "c":
@@ -64,8 +68,8 @@ def _variants() -> dict[str, tuple[Callable[[], None], Callable[[], None]]]:
     return v
 
 
-def measure(n: int, rounds: int) -> dict[str, Any]:
-    variants = _variants()
+def time_variants(variants: Variants, n: int, rounds: int) -> dict[str, list[float]]:
+    """ns per gc.collect(0) of each variant, one sample per round, variants interleaved."""
     samples: dict[str, list[float]] = {k: [] for k in variants}
     collect = gc.collect
     gc.callbacks.clear()
@@ -89,6 +93,11 @@ def measure(n: int, rounds: int) -> dict[str, Any]:
                 samples[name].append(dt / n)
     finally:
         gc.enable()
+    return samples
+
+
+def measure(n: int, rounds: int) -> dict[str, Any]:
+    samples = time_variants(_variants(), n, rounds)
     base = samples.pop("none")
     added = {k: statistics.median(a - b for a, b in zip(v, base)) for k, v in samples.items()}
     return {"base_ns": statistics.median(base), "added_ns": added}
