@@ -51,17 +51,14 @@
 #else
 #  define GCP_INFO_ITEMS 3
 #endif
-#define GCP_PREFIX_MAX 32     /* words; a 3.9-3.15 prefix is 5 to 7 */
+#define GCP_PREFIX_MAX 32     /* header words; 3.9-3.15 have 5 to 7 */
 #define GCP_CMP_WORDS 3       /* header words compared (see above) */
 
 typedef struct {
     int ok;                            /* learned and verified */
     Py_ssize_t used;                   /* GCP_INFO_ITEMS if ok, else -1 */
-    Py_ssize_t prefix_words;           /* words before the first entry */
-    uintptr_t prefix[GCP_PREFIX_MAX];  /* the probe keys object's first words */
-    uintptr_t mask[GCP_PREFIX_MAX];    /* the bits of them that are compared */
-    /* The words whose mask is not zero, for the hot path; unused entries
-     * compare word 0 under mask 0. */
+    /* The header words compared, the probe's values and the bits that
+     * count; unused entries compare word 0 under mask 0. */
     Py_ssize_t cmp_word[GCP_CMP_WORDS];
     uintptr_t cmp_val[GCP_CMP_WORDS];
     uintptr_t cmp_mask[GCP_CMP_WORDS];
@@ -196,16 +193,17 @@ il_learn(gcp_infolayout_t *L)
     if (found != 2 * GCP_INFO_ITEMS) {
         goto done;
     }
-    L->prefix_words = L->off_key[0] / (Py_ssize_t)sizeof(uintptr_t);
-    if (L->prefix_words < 1 || L->prefix_words > GCP_PREFIX_MAX) {
-        goto done;
-    }
-    memcpy(L->prefix, keys, (size_t)L->prefix_words * sizeof(uintptr_t));
     {
-        /* The compared fields (see the top of this file), as a byte mask. */
+        /* The compared fields (see the top of this file), as a byte mask
+         * over the header words before the first entry. */
         unsigned char m[GCP_PREFIX_MAX * sizeof(uintptr_t)];
+        uintptr_t mask[GCP_PREFIX_MAX], word;
         const size_t S = sizeof(Py_ssize_t);
         Py_ssize_t w, n = 0;
+        Py_ssize_t header_words = L->off_key[0] / (Py_ssize_t)sizeof(uintptr_t);
+        if (header_words < 1 || header_words > GCP_PREFIX_MAX) {
+            goto done;
+        }
         memset(m, 0, sizeof(m));
 #if PY_VERSION_HEX >= 0x030B0000
         /* dk_refcnt; uint8 dk_log2_size, dk_log2_index_bytes, dk_kind; a
@@ -217,21 +215,22 @@ il_learn(gcp_infolayout_t *L)
         memset(m + S, 0xff, S + sizeof(void *));
         memset(m + 3 * S + sizeof(void *), 0xff, S);
 #endif
-        memcpy(L->mask, m, sizeof(L->mask));
+        memcpy(mask, m, sizeof(mask));
         for (w = 0; w < GCP_PREFIX_MAX; w++) {
-            if (L->mask[w] == 0) {
+            if (mask[w] == 0) {
                 continue;
             }
-            if (w >= L->prefix_words || n == GCP_CMP_WORDS) {
+            if (w >= header_words || n == GCP_CMP_WORDS) {
                 goto done;   /* a header that does not fit what we know */
             }
+            memcpy(&word, keys + w * (Py_ssize_t)sizeof(uintptr_t), sizeof(word));
             L->cmp_word[n] = w;
-            L->cmp_val[n] = L->prefix[w];
-            L->cmp_mask[n] = L->mask[w];
+            L->cmp_val[n] = word;
+            L->cmp_mask[n] = mask[w];
             n++;
         }
     }
-    /* Same construction, other values: same prefix, same offsets. */
+    /* Same construction, other values: same header, same offsets. */
     L->ok = il_matches(L, p1) && il_matches(L, p2);
 done:
     if (!L->ok) {
