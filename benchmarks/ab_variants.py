@@ -39,8 +39,37 @@ from bench_overhead import Variants, callbacks, empty, time_variants
 
 CSRC = os.path.join(_meta.ROOT, "csrc")
 
-# name -> [(file in csrc/, exact text, replacement)]
-VARIANTS: dict[str, list[tuple[str, str, str]]] = {
+Edits = list[tuple[str, str, str]]  # [(file in csrc/, exact text, replacement)]
+
+NO_DICT_READ: Edits = [
+    ("module.c", "    bad = read_info(st, info, &gen, &collected, &uncollectable, &cpy);",
+     "    bad = 0; gen = 0; collected = st->info_fast; (void)info; (void)read_info;"),
+]
+NO_AGGREGATES: Edits = [
+    ("module.c", "    for (i = 0; i < st->n_active; i++) {\n        agg_add",
+     "    for (i = 0; i < 0 * st->n_active; i++) {\n        agg_add"),
+]
+# Lower-bound experiments, not recorders one could ship: one set of aggregates at a fixed
+# address (a file-scope array: no window loop, no pointer chase, but no windows either) and
+# the stop dict read on its layout alone, without comparing its keys.
+FIXED_AGGREGATES: Edits = [
+    ("module.c", "static GCP_INLINE void\nrecord_stop(",
+     "static struct { int64_t c, t, m, co, un; uint64_t h[GCP_HIST_BUCKETS]; } acc_[GCP_SLOTS];\n"
+     "static GCP_INLINE void\nrecord_stop("),
+    ("module.c", "    for (i = 0; i < st->n_active; i++) {\n"
+     "        agg_add(&st->active[i]->slot[slot], dur, collected, uncollectable,\n"
+     "                bucket);\n    }\n",
+     "    (void)i; { __typeof__(&acc_[0]) a_ = &acc_[slot]; a_->c++; a_->t += dur;\n"
+     "      a_->m = dur > a_->m ? dur : a_->m; a_->co += collected; a_->un += uncollectable;\n"
+     "      a_->h[bucket]++; }\n"),
+]
+NO_KEY_CHECKS: Edits = [
+    ("module.c", "        && str_key_is(k[0], st->hash_generation, 10)\n"
+     "        && str_key_is(k[1], st->hash_collected, 9)\n"
+     "        && str_key_is(k[2], st->hash_uncollectable, 13)\n", "        && k[0] != NULL\n"),
+]
+
+VARIANTS: dict[str, Edits] = {
     "recorder": [],
     "no counter reads": [
         ("module.c", "        st->t_start = tc_now(&st->clk);                   /* last */",
@@ -54,23 +83,22 @@ VARIANTS: dict[str, list[tuple[str, str, str]]] = {
          "    { int64_t s_, d_; tc_stop_times(&st->clk, st->t_start, t_stop, &s_, &d_);\n"
          "      st->next_seq += (uint64_t)(s_ + d_); (void)record_stop; }\n"),
     ],
-    "no dict read": [
-        ("module.c", "    bad = read_info(st, info, &gen, &collected, &uncollectable, &cpy);",
-         "    bad = 0; gen = 0; collected = st->info_fast; (void)info; (void)read_info;"),
-    ],
+    "no dict read": NO_DICT_READ,
     "no ring write": [
         ("module.c", "    r = &st->ring[st->ring_pos];\n", "    r = &st->ring[st->ring_pos];\n    if (0) {\n"),
         ("module.c", "        r->site_line = st->pending_line;\n    }\n",
          "        r->site_line = st->pending_line;\n    }\n    }\n"),
     ],
-    "no aggregates": [
-        ("module.c", "    for (i = 0; i < st->n_active; i++) {\n        agg_add",
-         "    for (i = 0; i < 0 * st->n_active; i++) {\n        agg_add"),
-    ],
+    "no aggregates": NO_AGGREGATES,
+    # The least a recorder that keeps records can do: both stamps and the ring write.
+    "no dict read + no aggregates": NO_DICT_READ + NO_AGGREGATES,
+    "fixed aggregates": FIXED_AGGREGATES,
+    "fixed aggregates + no key checks": FIXED_AGGREGATES + NO_KEY_CHECKS,
 }
 
 
-def build(name: str, edits: list[tuple[str, str, str]], workdir: str) -> str:
+def apply(name: str, edits: Edits, workdir: str) -> str:
+    """Copy csrc/ to workdir/<name> and make the variant's edits there, in order."""
     src = os.path.join(workdir, name.replace(" ", "_"))
     shutil.copytree(CSRC, src)
     for fname, old, new in edits:
@@ -82,6 +110,11 @@ def build(name: str, edits: list[tuple[str, str, str]], workdir: str) -> str:
                              f"{old.strip()[:60]!r}; update VARIANTS")
         with open(path, "w") as f:
             f.write(text.replace(old, new))
+    return src
+
+
+def build(name: str, edits: Edits, workdir: str) -> str:
+    src = apply(name, edits, workdir)
     out = os.path.join(src, "_core" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
     cv = sysconfig.get_config_var
     cmd = (shlex.split(cv("CC") or "cc") + shlex.split(cv("CFLAGS") or "")
@@ -110,9 +143,9 @@ def measure(mods: dict[str, ModuleType], n: int, rounds: int) -> dict[str, float
             for k, v in samples.items() if k != "none"}
 
 
-def child(n: int, rounds: int, workdir: str) -> dict[str, float]:
+def child(n: int, rounds: int, workdir: str, names: list[str]) -> dict[str, float]:
     mods = {}
-    for name in VARIANTS:
+    for name in names:
         path = os.path.join(workdir, name.replace(" ", "_"),
                             "_core" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
         mods[name] = load(path)
@@ -124,30 +157,39 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=5_000, help="collections per sample")
     ap.add_argument("--rounds", type=int, default=201)
     ap.add_argument("--processes", type=int, default=1)
+    ap.add_argument("--only", metavar="NAME,...",
+                    help="time only these variants (comma-separated; fewer loaded copies "
+                         "move results less)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    names = args.only.split(",") if args.only else list(VARIANTS)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        ap.error(f"--only: unknown variant(s) {unknown}; known: {list(VARIANTS)}")
     if args.child:
-        print(repr(child(args.n, args.rounds, args.child)))
+        print(repr(child(args.n, args.rounds, args.child, names)))
         return 0
     with tempfile.TemporaryDirectory(prefix="gcpause-ab-") as workdir:
-        for name, edits in VARIANTS.items():
-            build(name, edits, workdir)
+        for name in names:
+            build(name, VARIANTS[name], workdir)
         runs = []
         for _ in range(args.processes):
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "-n", str(args.n),
-                                  "--rounds", str(args.rounds), "--child", workdir],
+                                  "--rounds", str(args.rounds), "--child", workdir]
+                                 + (["--only", args.only] if args.only else []),
                                  capture_output=True, text=True, check=True).stdout
             runs.append(ast.literal_eval(out.strip().splitlines()[-1]))
     print(f"CPython {sys.version.split()[0]}: ns added per gc.collect(0) over the "
           f"operator.is_ floor, median of {args.rounds} rounds x {args.n}, "
-          f"one column per process")
+          f"one column per process, then their median")
     for name in runs[0]:
-        print(f"  {name:24s}" + "".join(f"{r[name]:+8.1f}" for r in runs))
+        print(f"  {name:33s}" + "".join(f"{r[name]:+8.1f}" for r in runs)
+              + f"  | {statistics.median(r[name] for r in runs):+6.1f}")
     m = _meta.machine()
     print(f"machine: {m['node']}, {m['cpu']}; date: "
           f"{datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}; "
           f"commit: {_meta.commit()}; command: python benchmarks/ab_variants.py "
-          + " ".join(sys.argv[1:]))
+          + shlex.join(sys.argv[1:]))
     return 0
 
 
