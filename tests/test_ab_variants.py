@@ -31,8 +31,9 @@ def _load() -> ModuleType:
         spec.loader.exec_module(mod)
     finally:
         sys.path.remove(str(BENCH))
-        for name in set(sys.modules) - before:  # its helpers (_meta, bench_overhead)
-            del sys.modules[name]
+        for name in ("_meta", "bench_overhead"):  # its helpers, imported from BENCH
+            if name not in before:
+                sys.modules.pop(name, None)
     return mod
 
 
