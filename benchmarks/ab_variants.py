@@ -97,9 +97,13 @@ VARIANTS: dict[str, Edits] = {
 }
 
 
+def variant_dir(workdir: str, name: str) -> str:
+    return os.path.join(workdir, name.replace(" ", "_"))
+
+
 def apply(name: str, edits: Edits, workdir: str) -> str:
     """Copy csrc/ to workdir/<name> and make the variant's edits there, in order."""
-    src = os.path.join(workdir, name.replace(" ", "_"))
+    src = variant_dir(workdir, name)
     shutil.copytree(CSRC, src)
     for fname, old, new in edits:
         path = os.path.join(src, fname)
@@ -146,7 +150,7 @@ def measure(mods: dict[str, ModuleType], n: int, rounds: int) -> dict[str, float
 def child(n: int, rounds: int, workdir: str, names: list[str]) -> dict[str, float]:
     mods = {}
     for name in names:
-        path = os.path.join(workdir, name.replace(" ", "_"),
+        path = os.path.join(variant_dir(workdir, name),
                             "_core" + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
         mods[name] = load(path)
     return measure(mods, n, rounds)
